@@ -1,0 +1,114 @@
+"""absl entry-point helpers shared by every ``main``.
+
+An entry point validates all of its flags first (``check``), then creates its output folder
+(``make_output_dir``), delegates to library code, and writes through ``common.io`` (atomic).
+``run`` turns any bad flag into one line on stderr and exit status 2: no traceback, and nothing
+created, because validation comes before the folder is made.
+"""
+
+import os
+import sys
+import time
+from typing import Any, Callable, Mapping, NoReturn
+
+from absl import app
+from absl import flags
+
+from common import io
+
+USAGE_ERROR = 2
+
+
+class FlagError(ValueError):
+  """A flag or input failed validation; ``run`` reports it as ``error: --flag: message``."""
+
+  def __init__(self, flag: str, message: str):
+    super().__init__(f"--{flag}: {message}")
+    self.flag = flag
+
+
+def check(condition: bool, flag: str, message: str) -> None:
+  """Raises ``FlagError(flag, message)`` unless ``condition`` holds."""
+  if not condition:
+    raise FlagError(flag, message)
+
+
+def _exit_usage(message: str) -> NoReturn:
+  print(f"error: {message}", file=sys.stderr, flush=True)
+  sys.exit(USAGE_ERROR)
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's parser, but a malformed or unknown flag costs one line, not a usage dump."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    _exit_usage(str(e))
+
+
+def run(main: Callable[[list[str]], Any]) -> None:
+  """``absl.app.run(main)`` with one-line errors and exit status 2 for bad flags or inputs."""
+
+  def checked_main(argv: list[str]) -> Any:
+    if len(argv) > 1:
+      _exit_usage(f"unexpected positional arguments {argv[1:]}; flags are --name=value")
+    try:
+      return main(argv)
+    except FlagError as e:
+      _exit_usage(str(e))
+
+  app.run(checked_main, flags_parser=_parse_flags)
+
+
+def make_output_dir(file_path: str, expe_name: str) -> str:
+  """Creates ``<file_path>/<expe_name>/`` (and parents) after checking it can be written.
+
+  Raises:
+    FlagError: naming ``file_path`` or ``expe_name`` when the folder cannot be created or written.
+  """
+  check(bool(file_path), "file_path", "must not be empty")
+  check(bool(expe_name) and expe_name not in (".", ".."), "expe_name", "must be a folder name")
+  folder = os.path.join(file_path, expe_name)
+  if os.path.exists(folder) and not os.path.isdir(folder):
+    raise FlagError("expe_name", f"{folder} exists and is not a folder")
+  existing = folder
+  while not os.path.exists(existing):  # the deepest existing ancestor decides writability
+    existing = os.path.dirname(existing) or "."
+  if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+    raise FlagError("file_path", f"cannot write under {existing}")
+  try:
+    os.makedirs(folder, exist_ok=True)
+  except OSError as e:
+    raise FlagError("file_path", f"cannot create {folder}: {e.strerror}") from e
+  return folder
+
+
+def write_config(folder: str, config: Mapping[str, Any]) -> str:
+  """Writes the resolved flags/config as ``<folder>/config.json``; returns its path."""
+  path = os.path.join(folder, "config.json")
+  io.save_json(path, dict(config))
+  return path
+
+
+def flag_values(names: list[str]) -> dict[str, Any]:
+  """The current values of the named absl flags, for ``write_config``."""
+  return {name: flags.FLAGS[name].value for name in names}
+
+
+class Progress:
+  """Prints ``step i/n`` lines with throughput and ETA; call it after each chunk of steps."""
+
+  def __init__(self, total_steps: int, label: str = "step", stream=None):
+    self.total = total_steps
+    self.label = label
+    self.stream = stream or sys.stdout
+    self.start = time.perf_counter()
+
+  def __call__(self, done: int, **metrics: float) -> None:
+    elapsed = time.perf_counter() - self.start
+    rate = done / elapsed if elapsed > 0 else float("inf")
+    eta = (self.total - done) / rate if rate > 0 else 0.0
+    parts = [f"{self.label} {done}/{self.total}"]
+    parts += [f"{name} {float(value):.4f}" for name, value in metrics.items()]
+    parts += [f"{rate:.0f} {self.label}s/s", f"ETA {eta:.1f}s"]
+    print(" | ".join(parts), file=self.stream, flush=True)

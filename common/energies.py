@@ -1,0 +1,68 @@
+"""Energies and exact samplers of analytic targets, written for one configuration.
+
+Every energy here takes one configuration ``x`` of shape ``(d,)`` and returns a scalar; batch it
+with ``jax.vmap`` and take forces with ``jax.grad`` (``common.sde.energy_grad`` does both).
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def hexagon_means(radius: float = 4.0, num: int = 6) -> jax.Array:
+  """Centres ``radius · (cos 2πi/num, sin 2πi/num)``, i = 0..num−1 (Marion et al. 2024, §5.1)."""
+  angles = 2.0 * np.pi * np.arange(num) / num
+  return jnp.asarray(radius * np.stack([np.cos(angles), np.sin(angles)], axis=1), jnp.float32)
+
+
+def isotropic_mixture_energy(
+    x: jax.Array, logits: jax.Array, means: jax.Array, std: float | jax.Array = 1.0
+) -> jax.Array:
+  """Energy of a mixture of isotropic Gaussians with weights ``softmax(logits)``.
+
+      E(x) = −log Σᵢ softmax(θ)ᵢ exp(−‖x − μᵢ‖² / (2 s²))
+
+  This is the potential V(x, θ) of Marion et al. (2024), §5.1 (there s = 1, μᵢ on a hexagon).
+  It omits the Gaussian normaliser, which depends on neither x nor θ, so
+  ``exp(−E) / (2π s²)^{d/2}`` is the normalised mixture density and
+  ``∇_θ E = softmax(θ) − w(x)`` with ``w`` the responsibilities.
+
+  The square is expanded as ‖x‖² − 2μ·x + ‖μ‖²: one small matrix product instead of a
+  (components, d) difference, which halves the cost of forces on a batch.
+
+  Args:
+    x: one configuration, shape (d,).
+    logits: mixture logits θ, shape (K,).
+    means: component means, shape (K, d).
+    std: per-component standard deviation s (scalar, or shape (K,)).
+  """
+  scaled_sq = (jnp.dot(x, x) - 2.0 * means @ x + jnp.sum(means**2, axis=-1)) / (2.0 * std**2)
+  return -jax.nn.logsumexp(jax.nn.log_softmax(logits) - scaled_sq)
+
+
+def sample_isotropic_mixture(
+    key: jax.Array, logits: jax.Array, means: jax.Array, std: float | jax.Array, num: int
+) -> jax.Array:
+  """Exact draws from ``Σᵢ softmax(θ)ᵢ N(μᵢ, s² I)``, shape (num, d).
+
+  The key is split in two, component indices by ``jax.random.choice`` then Gaussian noise, the
+  order of the published Implicit Diffusion code, so its reference draws are reproduced exactly.
+  """
+  key_component, key_noise = jax.random.split(key)
+  component = jax.random.choice(
+      key_component, means.shape[0], (num,), p=jax.nn.softmax(logits))
+  std = jnp.broadcast_to(jnp.asarray(std, means.dtype), (means.shape[0],))
+  noise = jax.random.normal(key_noise, (num, means.shape[1]), means.dtype)
+  return means[component] + std[component, None] * noise
+
+
+def quadratic_energy(x: jax.Array, scale: float | jax.Array = 1.0) -> jax.Array:
+  """Quadratic well ``E(x) = ½‖x‖² / s²``: the target is N(0, s² I)."""
+  return 0.5 * jnp.dot(x, x) / scale**2
+
+
+def gaussian_log_normaliser(dim: int, std: float) -> float:
+  """``log (2π s²)^{d/2}``: add to an unnormalised isotropic Gaussian energy to get −log density."""
+  return 0.5 * dim * math.log(2.0 * math.pi * std**2)

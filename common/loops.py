@@ -1,0 +1,57 @@
+"""Compiled loops with host diagnostics in chunks.
+
+A long run is a ``lax.scan`` inside ``jax.jit``; to print progress it is cut into chunks of
+``chunk_size`` steps, each one compiled call, and the per-step outputs of a chunk come to the
+host in one transfer. At most two lengths are compiled (the chunk and a shorter remainder).
+"""
+
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+StepFn = Callable[[Any], tuple[Any, Any]]
+
+
+def make_chunk_runner(step: StepFn) -> Callable[[Any, int], tuple[Any, Any]]:
+  """Jitted ``advance(carry, length) -> (carry, stacked outputs)`` over ``length`` steps."""
+
+  def advance(carry, length):
+    return jax.lax.scan(lambda c, _: step(c), carry, None, length=length)
+
+  return jax.jit(advance, static_argnums=1)
+
+
+def scan_in_chunks(
+    advance: Callable[[Any, int], tuple[Any, Any]],
+    carry: Any,
+    num_steps: int,
+    chunk_size: int,
+    on_chunk: Callable[[int, Any], None] | None = None,
+) -> tuple[Any, Any]:
+  """Runs ``num_steps`` steps; the per-step outputs are stacked on the host.
+
+  Args:
+    advance: ``advance(carry, length)`` from ``make_chunk_runner``; reusing one runner across
+      calls reuses its compilation.
+    carry: initial loop state (any PyTree).
+    num_steps: total steps (> 0).
+    chunk_size: steps per compiled call; the host sees outputs once per chunk.
+    on_chunk: called as ``on_chunk(steps_done, chunk_outputs_numpy)`` after each chunk.
+
+  Returns:
+    ``(final carry, outputs)`` with outputs as NumPy arrays of leading size ``num_steps``.
+  """
+  if num_steps <= 0 or chunk_size <= 0:
+    raise ValueError(f"num_steps and chunk_size must be positive, got {num_steps}, {chunk_size}")
+  chunks, done = [], 0
+  while done < num_steps:
+    length = min(chunk_size, num_steps - done)
+    carry, outputs = advance(carry, length)
+    outputs = jax.device_get(outputs)
+    done += length
+    chunks.append(outputs)
+    if on_chunk is not None:
+      on_chunk(done, outputs)
+  stacked = jax.tree.map(lambda *parts: np.concatenate(parts, axis=0), *chunks)
+  return carry, stacked

@@ -1,0 +1,1 @@
+"""Reward-directed conditional diffusion (Yuan et al. 2023)."""
