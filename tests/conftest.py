@@ -1,0 +1,46 @@
+"""Shared fixtures: float64 on demand, the shared reference data, entry-point subprocesses."""
+
+import os
+import subprocess
+import sys
+
+import jax
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+
+
+@pytest.fixture
+def x64():
+  """Float64 inside one test only (the project's figures are float32)."""
+  previous = jax.config.jax_enable_x64
+  jax.config.update("jax_enable_x64", True)
+  try:
+    yield
+  finally:
+    jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture
+def shared_data():
+  """The folder of published reference samples; skips the test when it is absent."""
+  if not os.path.isdir(SHARED_DATA):
+    pytest.skip(f"reference data folder {SHARED_DATA} not present")
+  return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def run_module(tmp_path_factory):
+  """Runs ``python -m <module> <args>`` from the repository root; returns CompletedProcess.
+
+  All runs of a session share one compilation cache, kept out of the user's home.
+  """
+  cache = str(tmp_path_factory.mktemp("xla_cache"))
+
+  def run(module: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DIFFSAMPLERS_XLA_CACHE=cache, JAX_PLATFORMS="cpu")
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+  return run

@@ -1,0 +1,81 @@
+"""Atomic writes, output folders and flag errors, and chunked scans."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from common import cli
+from common import io
+from common import loops
+
+
+def test_atomic_writers_round_trip_and_leave_no_temporary(tmp_path):
+  io.save_npy(str(tmp_path / "a.npy"), jnp.arange(5.0))
+  io.save_json(str(tmp_path / "m.json"), {"x": np.float32(1.5), "v": np.arange(3)})
+  paths = io.save_histories(str(tmp_path), {"reward": np.ones(4)}, suffix="_seeds")
+  np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.arange(5.0))
+  assert json.loads((tmp_path / "m.json").read_text()) == {"v": [0, 1, 2], "x": 1.5}
+  assert paths == [str(tmp_path / "hist_reward_seeds.npy")]
+  assert sorted(os.listdir(tmp_path)) == ["a.npy", "hist_reward_seeds.npy", "m.json"]
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path):
+  path = str(tmp_path / "m.json")
+  io.save_json(path, {"ok": 1})
+  with pytest.raises(TypeError):
+    io.save_json(path, {"bad": object()})
+  assert json.loads(open(path).read()) == {"ok": 1}
+  assert os.listdir(tmp_path) == ["m.json"]
+
+
+def test_make_output_dir_creates_nested_folders(tmp_path):
+  folder = cli.make_output_dir(str(tmp_path / "a" / "b"), "expe")
+  assert os.path.isdir(folder) and folder == os.path.join(str(tmp_path / "a" / "b"), "expe")
+
+
+@pytest.mark.parametrize("file_path, expe_name, flag", [
+    ("FILE/sub", "expe", "file_path"),
+    ("", "expe", "file_path"),
+    (".", "..", "expe_name"),
+    (".", "FILE", "expe_name"),
+])
+def test_make_output_dir_rejects_unusable_paths(tmp_path, file_path, expe_name, flag):
+  a_file = tmp_path / "FILE"
+  a_file.write_text("not a folder")
+  file_path = file_path.replace("FILE", str(a_file)).replace(".", str(tmp_path), 1) if (
+      file_path) else file_path
+  expe_name = "FILE" if expe_name == "FILE" else expe_name
+  with pytest.raises(cli.FlagError) as error:
+    cli.make_output_dir(file_path, expe_name)
+  assert error.value.flag == flag
+
+
+def test_progress_line(capsys):
+  progress = cli.Progress(10)
+  progress(5, reward=0.25)
+  line = capsys.readouterr().out.strip()
+  assert line.startswith("step 5/10 | reward 0.2500 |") and "ETA" in line
+
+
+def test_scan_in_chunks_equals_one_scan_and_reports_each_chunk():
+  def step(carry):
+    key, x = carry
+    key, sub = jax.random.split(key)
+    x = 0.9 * x + jax.random.normal(sub)
+    return (key, x), {"x": x, "sq": x**2}
+
+  carry = (jax.random.key(0), jnp.float32(0.0))
+  _, whole = jax.lax.scan(lambda c, _: step(c), carry, None, length=10)
+  seen = []
+  final, chunked = loops.scan_in_chunks(
+      loops.make_chunk_runner(step), carry, 10, 4, on_chunk=lambda n, out: seen.append(
+          (n, out["x"].shape[0])))
+  assert seen == [(4, 4), (8, 4), (10, 2)]
+  np.testing.assert_allclose(chunked["x"], whole["x"], rtol=1e-6)
+  np.testing.assert_allclose(final[1], whole["x"][-1], rtol=1e-6)
+  with pytest.raises(ValueError):
+    loops.scan_in_chunks(loops.make_chunk_runner(step), carry, 0, 4)
