@@ -79,3 +79,16 @@ def test_scan_in_chunks_equals_one_scan_and_reports_each_chunk():
   np.testing.assert_allclose(final[1], whole["x"][-1], rtol=1e-6)
   with pytest.raises(ValueError):
     loops.scan_in_chunks(loops.make_chunk_runner(step), carry, 0, 4)
+
+
+def test_compare_overlays_histories_and_rejects_missing_runs(run_module, tmp_path):
+  for name, values in (("a", np.linspace(0, 1, 7)), ("b", np.ones((7, 3)))):
+    (tmp_path / name).mkdir()
+    np.save(tmp_path / name / "hist_reward.npy", values)
+  out = tmp_path / "cmp.png"
+  done = run_module("common.compare", f"--file_path={tmp_path}", "--expe_names=a,b",
+                    f"--out={out}")
+  assert done.returncode == 0, done.stderr
+  assert out.read_bytes()[:4] == b"\x89PNG"
+  missing = run_module("common.compare", f"--file_path={tmp_path}", "--expe_names=a,zzz")
+  assert missing.returncode == 2 and "zzz" in missing.stderr
