@@ -22,8 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import loops  # pylint: disable=g-import-not-at-top
-from configs import implicit_diffusion as default_config
+from configs import implicit_diffusion as default_config  # pylint: disable=g-import-not-at-top
 from implicit_diffusion import algorithm as algo
 from implicit_diffusion import reward as rewards
 
@@ -43,9 +42,8 @@ def _median_time(fn, repeats):
 
 def _scanned(algorithm, num_seeds, steps, chunk):
   """(compile seconds, run seconds) of the chunked scan used by ``implicit_diffusion.main``."""
-  carry = jax.jit(jax.vmap(lambda s: algo.initial_carry(algorithm, jax.random.key(s))))(
-      jnp.arange(num_seeds))
-  runner = loops.make_chunk_runner(jax.vmap(algo.chain_step(algorithm)))
+  init, runner = algo.make_runner(algorithm, num_seeds)
+  carry = init(jnp.arange(num_seeds))
   start = time.perf_counter()
   compiled = runner.lower(carry, chunk).compile()
   compile_s = time.perf_counter() - start

@@ -23,7 +23,6 @@ from common import io
 from common import loops
 from configs import implicit_diffusion as default_config
 from implicit_diffusion import algorithm as algo
-from implicit_diffusion import figures
 from implicit_diffusion import reward as rewards
 
 _D = default_config.get_config()
@@ -80,13 +79,10 @@ def _particle_run(theta_init, component_rewards, progress):
       num_particles=_BS.value, num_reference=_BS_REF.value, step_size=_GAMMA.value,
       learning_rate=_ETA.value, kl_weight=_LAMB_KL.value, reference_std=_REF_STD.value,
       inner_steps=_INNER_STEPS.value, warm_start=_WARM_START.value)
-  body = algo.chain_step(algorithm)
-  seeds = _RNG_SEED.value + jnp.arange(_NUM_SEEDS.value)
-  carry = jax.jit(jax.vmap(lambda s: algo.initial_carry(algorithm, jax.random.key(s))))(seeds)
-  initial_particles = np.asarray(carry[1].particles[0])
-  advance = loops.make_chunk_runner(jax.vmap(body))
-  (_, state), infos = loops.scan_in_chunks(
-      advance, carry, _STEPS.value, _PRINT_EVERY.value,
+  seeds = _RNG_SEED.value + np.arange(_NUM_SEEDS.value)
+  initial_particles = np.asarray(jax.jit(algorithm.init)(jax.random.key(seeds[0])).particles)
+  state, infos = algo.run(
+      algorithm, seeds, _STEPS.value, _PRINT_EVERY.value,
       on_chunk=lambda done, out: progress(done, reward=out.reward[-1, 0],
                                           kl_grad=out.kl_grad_norm[-1, 0]))
   # Scan outputs are (steps, seeds, ...); histories are seed-major.
@@ -117,6 +113,7 @@ def main(argv) -> None:
   _validate()
   folder = None
   if _SAVE_OPTION.value:
+    cli.preload("implicit_diffusion.figures")
     folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
     cli.write_config(folder, cli.flag_values(_FLAGS_RECORDED))
 
@@ -157,6 +154,7 @@ def main(argv) -> None:
       io.save_histories(folder, histories, "_seeds")
   io.save_npy(os.path.join(folder, "samples.npy"), samples[0])
   io.save_json(os.path.join(folder, "metrics.json"), metrics)
+  from implicit_diffusion import figures  # pylint: disable=g-import-not-at-top  (preloaded)
   figures.save_summary(
       os.path.join(folder, "implicit_diffusion.png"), reward_fn, theta_init, thetas[0],
       histories, initial_particles, samples[0])

@@ -38,12 +38,7 @@ def hard_component_rewards():
 def _run(hard_component_rewards, steps, seeds=(0,), chunk=None, **kwargs):
   algorithm = algo.implicit_diffusion(rewards.hard_reward, hard_component_rewards, THETA0,
                                       **kwargs)
-  carry = jax.jit(jax.vmap(lambda s: algo.initial_carry(algorithm, jax.random.key(s))))(
-      jnp.asarray(seeds))
-  (_, state), info = loops.scan_in_chunks(
-      loops.make_chunk_runner(jax.vmap(algo.chain_step(algorithm))), carry, steps,
-      chunk or steps)
-  return state, info
+  return algo.run(algorithm, seeds, steps, chunk or steps)
 
 
 def test_component_rewards_by_quadrature(hard_component_rewards):
