@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from common import particles
+
 
 def hexagon_means(radius: float = 4.0, num: int = 6) -> jax.Array:
   """Centres ``radius · (cos 2πi/num, sin 2πi/num)``, i = 0..num−1 (Marion et al. 2024, §5.1)."""
@@ -66,3 +68,48 @@ def quadratic_energy(x: jax.Array, scale: float | jax.Array = 1.0) -> jax.Array:
 def gaussian_log_normaliser(dim: int, std: float) -> float:
   """``log (2π s²)^{d/2}``: add to an unnormalised isotropic Gaussian energy to get −log density."""
   return 0.5 * dim * math.log(2.0 * math.pi * std**2)
+
+
+def many_well_energy(x: jax.Array) -> jax.Array:
+  """Many-well energy of even dimension d (MW-32 for d = 32; Midgley et al. 2023, FAB):
+
+      E(x) = Σ_{i < d/2} [x_{2i}⁴ − 6 x_{2i}² − 0.5 x_{2i} + 0.5 x_{2i+1}²].
+
+  Each pair is an independent asymmetric double well times a standard normal, so the
+  normaliser factorises (see ``common.targets``).
+  """
+  even, odd = x[0::2], x[1::2]
+  return jnp.sum(even**4 - 6.0 * even**2 - 0.5 * even + 0.5 * odd**2)
+
+
+def double_well_energy(
+    x: jax.Array, n_particles: int = 4, a: float = 0.9, b: float = -4.0, d0: float = 4.0
+) -> jax.Array:
+  """Pairwise double-well energy (DW-4 for 4 particles in 2-D; Köhler et al. 2020):
+
+      E(x) = Σ_{i<j} a (dᵢⱼ − d₀)⁴ + b (dᵢⱼ − d₀)²,
+
+  over the unordered pairs. Invariant to translations, rotations, reflections, permutations.
+  """
+  shift = particles.pair_distances(x, n_particles) - d0
+  return jnp.sum(a * shift**4 + b * shift**2)
+
+
+def lennard_jones_energy(
+    x: jax.Array, n_particles: int = 13, harmonic: float = 1.0, soft_core: bool = False
+) -> jax.Array:
+  """Lennard-Jones cluster with a harmonic tether (LJ-13 for 13 particles in 3-D):
+
+      E(x) = Σ_{i≠j} [dᵢⱼ⁻¹² − 2 dᵢⱼ⁻⁶] + (c/2) Σᵢ ‖xᵢ − x̄‖²,
+
+  the double sum over ordered pairs (each pair counted twice), as in Köhler et al. 2020 and the
+  published LJ-13 samples. ``soft_core`` is DiKL's training variant (He et al. 2025): for
+  d < 2^{−1/6} the pair term is multiplied by d, which keeps it finite as d → 0.
+  """
+  d = particles.pair_distances(x, n_particles)
+  safe = jnp.where(d > 0, d, 1.0)
+  pair = jnp.where(d > 0, safe**-12 - 2.0 * safe**-6, jnp.inf)
+  if soft_core:
+    pair = jnp.where(d < 2.0 ** (-1.0 / 6.0), d * jnp.where(d > 0, pair, 0.0), pair)
+  centred = particles.remove_centre_of_mass(x, n_particles)
+  return 2.0 * jnp.sum(pair) + 0.5 * harmonic * jnp.dot(centred, centred)

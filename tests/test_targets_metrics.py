@@ -1,0 +1,138 @@
+"""Benchmark targets, evaluation metrics and the reference sampler (DiKL issue, items 1–2)."""
+
+import itertools
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from common import energies
+from common import metrics
+from common import particles
+from common import reference
+from common import targets
+
+
+def test_mog40_means_equal_the_published_instance(shared_data):
+  published = np.load(os.path.join(shared_data, "mog40_means.npy"))
+  np.testing.assert_allclose(targets.MOG40_MEANS, published, atol=1e-4)
+  np.testing.assert_allclose(targets.MOG40_MEANS[0], [-0.2995, 21.4577], atol=1e-4)
+
+
+def test_mog40_energy_is_a_normalised_log_density():
+  target = targets.get_target("mog")
+  x = np.linspace(-60, 60, 1201)
+  xx, yy = np.meshgrid(x, x)
+  grid = jnp.asarray(np.stack([xx.ravel(), yy.ravel()], 1), jnp.float32)
+  mass = np.exp(-np.asarray(jax.vmap(target.energy)(grid), np.float64)).sum() * (x[1] - x[0])**2
+  np.testing.assert_allclose(mass, 1.0, atol=1e-3)
+
+
+def test_many_well_normaliser_and_exact_sample_statistics():
+  target = targets.get_target("mw")
+  assert target.dim == 32
+  np.testing.assert_allclose(target.log_normaliser, 164.6957, atol=1e-4)
+  x = np.asarray(target.sample(jax.random.key(0), 100_000))
+  assert abs((x[:, 0::2] > 0).mean() - 0.844) < 0.01
+  assert abs(np.mean(jax.vmap(target.energy)(x)) - (-137.2)) < 0.5
+  np.testing.assert_allclose(x[:, 1::2].std(), 1.0, atol=0.01)
+
+
+@pytest.mark.parametrize("name, filename, mean, tolerance", [
+    ("dw", "dw4_test_klein.npy", -22.45, 0.02),
+    ("lj", "lj13_test_klein.npy", -43.13, 0.05),
+])
+def test_particle_energies_on_the_published_samples(shared_data, name, filename, mean, tolerance):
+  target = targets.get_target(name)
+  samples = np.load(os.path.join(shared_data, filename))
+  energy = np.asarray(jax.vmap(target.energy)(samples), np.float64)
+  assert abs(energy.mean() - mean) < tolerance
+
+
+@pytest.mark.parametrize("name", ["dw", "lj"])
+def test_particle_energy_gradients_and_invariances(x64, name):
+  target = targets.get_target(name)
+  rng = np.random.default_rng(0)
+  n, k = target.n_particles, target.spatial_dim
+  # Particles on a lattice of spacing 1.2 (3.5 for DW), jittered: moderate energies, so
+  # central differences resolve the gradient.
+  lattice = np.stack(np.meshgrid(*[np.arange(3)] * k), -1).reshape(-1, k)[:n]
+  x = (lattice * (3.5 if name == "dw" else 1.2) + 0.1 * rng.normal(size=(n, k))).ravel()
+  grad = np.asarray(jax.grad(target.energy)(x))
+  eps = 1e-6
+  fd = np.array([(target.energy(x + eps * e) - target.energy(x - eps * e)) / (2 * eps)
+                 for e in np.eye(x.size)])
+  np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-5)
+  rotation, _ = np.linalg.qr(rng.normal(size=(k, k)))  # a rotation or a reflection
+  moved = (x.reshape(n, k)[rng.permutation(n)] @ rotation.T + rng.normal(size=k)).ravel()
+  np.testing.assert_allclose(target.energy(moved), target.energy(x), rtol=1e-9)
+
+
+def test_lennard_jones_soft_core_is_finite_at_short_range():
+  lattice = np.stack(np.meshgrid(*[np.arange(3)] * 3), -1).reshape(-1, 3)[:13] * 1.2
+  lattice[1] = lattice[0] + [0.05, 0.0, 0.0]  # particles 0 and 1 at distance 0.05
+  x = jnp.asarray(lattice.ravel(), jnp.float32)
+  soft = float(energies.lennard_jones_energy(x, soft_core=True))
+  hard = float(energies.lennard_jones_energy(x))
+  assert hard > 1e15  # 2 · 0.05⁻¹²
+  assert np.isfinite(soft) and soft < 1e15
+  # Soft core: the pair term times d, counted twice.
+  pair = 0.05**-12 - 2 * 0.05**-6
+  np.testing.assert_allclose(hard - soft, 2 * pair * (1 - 0.05), rtol=1e-3)
+
+
+def test_pair_distances_and_centre_of_mass():
+  x = jnp.array([[0.0, 0.0, 3.0, 4.0, 6.0, 8.0]])
+  np.testing.assert_allclose(particles.pair_distances(x, 3), [[5.0, 10.0, 5.0]])
+  centred = particles.remove_centre_of_mass(x, 3)
+  np.testing.assert_allclose(particles.as_particles(centred, 3).mean(-2), 0.0, atol=1e-6)
+
+
+def test_w2_is_zero_on_itself_and_equals_brute_force_assignment():
+  rng = np.random.default_rng(1)
+  x, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 3)) + 0.5
+  assert metrics.wasserstein2(x, x) == 0.0
+  brute = min(np.mean(np.sum((x - y[list(p)]) ** 2, 1)) for p in itertools.permutations(range(6)))
+  np.testing.assert_allclose(metrics.wasserstein2(x, y), np.sqrt(brute), rtol=1e-12)
+  with pytest.raises(ValueError):
+    metrics.wasserstein2(x, y[:5])
+
+
+def test_histogram_tvd_identical_disjoint_and_out_of_range():
+  values = np.random.default_rng(2).normal(size=5000)
+  assert metrics.histogram_tvd(values, values) == 0.0
+  assert metrics.histogram_tvd(values, values + 100.0) == 1.0
+  # Out-of-range model values are dropped, the rest renormalised: same histogram, TVD 0.
+  assert metrics.histogram_tvd(values, np.concatenate([values, [1e3, -1e3]])) == 0.0
+
+
+def test_reference_sampler_for_dw4_matches_the_published_rerun(shared_data):
+  target = targets.get_target("dw")
+  samples, diagnostics = reference.sample_parallel_tempering(target, jax.random.key(0), 10_000)
+  assert samples.shape == (10_000, 8)
+  np.testing.assert_allclose(particles.as_particles(samples, 4).mean(1), 0.0, atol=1e-4)
+  assert 0.4 < diagnostics["acceptance_per_temperature"][0] < 0.7
+  rerun = np.load(os.path.join(shared_data, "dw4_rerun_dikl.npy"))
+  scores = metrics.evaluate(samples, rerun, target)
+  assert scores["w2_mean"] <= 1.60, scores
+  assert scores["dist_tvd_mean"] <= 0.08, scores
+
+
+def test_evaluate_rejects_wrong_dimension_and_too_few_samples():
+  target = targets.get_target("dw")
+  with pytest.raises(ValueError, match="needs"):
+    metrics.evaluate(np.zeros((3000, 6)), np.zeros((3000, 8)), target)
+  with pytest.raises(ValueError, match="draws"):
+    metrics.evaluate(np.zeros((100, 8)), np.zeros((3000, 8)), target)
+
+
+def test_reference_cli_exact_target_and_bad_flags(run_module, tmp_path):
+  out = tmp_path / "sub" / "mog.npy"
+  done = run_module("common.reference", "--target=mog", "--num_samples=500", f"--out={out}")
+  assert done.returncode == 0, done.stderr
+  assert np.load(out).shape == (500, 2)
+  for flag in ("--target=xyz", "--num_samples=0", f"--out={tmp_path / 'x.txt'}"):
+    bad = run_module("common.reference", f"--out={tmp_path / 'y.npy'}", flag)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
