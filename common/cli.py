@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping, NoReturn
 from absl import app
 from absl import flags
 import jax
+import numpy as np
 
 from common import io
 
@@ -98,6 +99,31 @@ def preload(*module_names: str) -> threading.Thread:
   thread = threading.Thread(target=load, name="preload", daemon=True)
   thread.start()
   return thread
+
+
+def load_samples(path: str, flag: str, dim: int | None = None) -> np.ndarray:
+  """Loads an (N, dim) float array of samples from ``path`` given by ``--flag``.
+
+  Raises:
+    FlagError: naming ``flag`` if the file is missing or unreadable, not 2-D, of the wrong
+      dimension, or holds non-finite values.
+  """
+  check(bool(path), flag, "a path to an .npy file is required")
+  check(os.path.isfile(path), flag, f"{path} does not exist")
+  try:
+    samples = np.load(path, allow_pickle=False)
+  except (ValueError, OSError) as e:
+    raise FlagError(flag, f"{path} is not a readable .npy array ({e})") from e
+  check(samples.ndim == 2 and samples.shape[0] > 0, flag,
+        f"{path} has shape {samples.shape}; expected (N, dim)")
+  check(np.issubdtype(samples.dtype, np.number), flag, f"{path} holds {samples.dtype}, not numbers")
+  if dim is not None:
+    check(samples.shape[1] == dim, flag,
+          f"{path} has dimension {samples.shape[1]}; the target needs {dim}")
+  finite = np.isfinite(samples).all(axis=1)
+  check(bool(finite.all()), flag,
+        f"{path} has {int((~finite).sum())} samples with NaN or infinite values")
+  return samples.astype(np.float32)
 
 
 def make_output_dir(file_path: str, expe_name: str) -> str:

@@ -74,3 +74,19 @@ def plot_density_2d(
     pts = np.asarray(points)[:max_points]
     ax.scatter(pts[:, 0], pts[:, 1], s=1.5, c="k", alpha=0.5)
   ax.set(title=title, xlim=extent[:2], ylim=extent[2:])
+
+
+def plot_histograms(
+    ax,
+    samples: Mapping[str, np.ndarray],
+    *,
+    edges: np.ndarray,
+    xlabel: str = "",
+    title: str = "",
+) -> None:
+  """Step histograms (densities) of each entry of ``samples`` (label -> values) on ``edges``."""
+  for label, values in samples.items():
+    ax.hist(np.ravel(values), bins=edges, density=True, histtype="step", lw=1.2, label=label)
+  ax.set(xlabel=xlabel, ylabel="density", title=title)
+  ax.legend(fontsize=7)
+  ax.grid(alpha=0.3)

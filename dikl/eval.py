@@ -1,0 +1,138 @@
+r"""Evaluate samples of a Boltzmann target with the protocol of DiKL (He et al. 2025, App. C).
+
+    python -m dikl.eval --target=dw --sample_path=samples.npy --reference=ref.npy \
+        --baseline_sample_dir=baselines/ --save_dir=runs/dikl_eval_dw
+
+Each method (the samples under evaluation first, then every ``<stem>.npy`` of
+``--baseline_sample_dir``) is scored against the reference: 10 repeats of 2000 vs 2000 samples
+drawn without replacement, centre of mass removed for particle systems, mean ± std of W2 (exact
+optimal transport), energy TVD and (DW, LJ) pairwise-distance TVD; see ``common.metrics``.
+Writes ``metrics.csv``, ``metrics.md``, ``metrics.json``, ``config.json`` and
+``histograms.png`` into ``--save_dir`` (default ``<file_path>/<expe_name>``).
+"""
+
+import csv
+import glob
+import os
+
+from absl import flags
+import jax
+import numpy as np
+
+from common import cli
+from common import io
+from common import metrics
+from common import particles
+from common import targets as targets_lib
+
+_TARGET = flags.DEFINE_enum("target", None, list(targets_lib.NAMES), "Target.", required=True)
+_SAMPLE_PATH = flags.DEFINE_string("sample_path", None, "Samples to evaluate, .npy (N, dim).")
+_NAME = flags.DEFINE_string("name", "model", "Name of the evaluated samples in the table.")
+_REFERENCE = flags.DEFINE_string(
+    "reference", None, "Reference samples .npy; default: the exact sampler (mog, mw only).")
+_BASELINES = flags.DEFINE_string(
+    "baseline_sample_dir", None, "Folder of <method>.npy sample files scored alongside.")
+_REPEATS = flags.DEFINE_integer("repeats", 10, "Protocol repeats.")
+_SIZE = flags.DEFINE_integer("eval_size", 2000, "Samples per set and repeat.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the subsampling (and of exact references).")
+_SAVE_DIR = flags.DEFINE_string("save_dir", None, "Output folder (overrides file_path/expe_name).")
+_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Folder holding the experiment folders.")
+_EXPE_NAME = flags.DEFINE_string("expe_name", None, "Experiment folder (default dikl_eval_<target>).")
+
+COLUMNS = ("method", "w2_mean", "w2_std", "energy_tvd_mean", "energy_tvd_std", "dist_tvd_mean",
+           "dist_tvd_std")
+
+
+def _inputs(target):
+  """Validated samples: {method: (N, dim)} in table order, and the reference."""
+  need = _SIZE.value
+  cli.check(_SAMPLE_PATH.value is not None, "sample_path", "give the samples to evaluate")
+  methods = {_NAME.value: cli.load_samples(_SAMPLE_PATH.value, "sample_path", target.dim)}
+  if _BASELINES.value is not None:
+    cli.check(os.path.isdir(_BASELINES.value), "baseline_sample_dir",
+              f"{_BASELINES.value} is not a folder")
+    files = sorted(glob.glob(os.path.join(_BASELINES.value, "*.npy")))
+    cli.check(bool(files), "baseline_sample_dir", f"no .npy files in {_BASELINES.value}")
+    for path in files:
+      stem = os.path.splitext(os.path.basename(path))[0]
+      cli.check(stem not in methods, "baseline_sample_dir", f"method name {stem!r} twice")
+      methods[stem] = cli.load_samples(path, "baseline_sample_dir", target.dim)
+  if _REFERENCE.value is not None:
+    reference = cli.load_samples(_REFERENCE.value, "reference", target.dim)
+  else:
+    cli.check(target.sample is not None, "reference",
+              f"target {target.name} has no exact sampler; give reference samples "
+              "(python -m common.reference makes them)")
+    reference = np.asarray(target.sample(jax.random.key(_SEED.value), 5 * need))
+  for name, samples in {**methods, "reference": reference}.items():
+    flag = {"reference": "reference", _NAME.value: "sample_path"}.get(name, "baseline_sample_dir")
+    cli.check(samples.shape[0] >= need, flag,
+              f"{name} has {samples.shape[0]} samples; the protocol draws {need} per repeat")
+  return methods, reference
+
+
+def _write_tables(folder, rows):
+  with io.atomic_path(os.path.join(folder, "metrics.csv")) as tmp, open(tmp, "w", newline="") as f:
+    writer = csv.DictWriter(f, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in rows:
+      writer.writerow({k: row.get(k, "") for k in COLUMNS})
+  lines = ["| method | W2 | energy TVD | distance TVD |", "|---|---|---|---|"]
+  for row in rows:
+    cells = [row["method"]]
+    for name in ("w2", "energy_tvd", "dist_tvd"):
+      cells.append(f"{row[name + '_mean']:.4f} ± {row[name + '_std']:.4f}"
+                   if name + "_mean" in row else "")
+    lines.append("| " + " | ".join(cells) + " |")
+  table = "\n".join(lines) + "\n"
+  with io.atomic_path(os.path.join(folder, "metrics.md")) as tmp, open(tmp, "w") as f:
+    f.write(table)
+  return table
+
+
+def _save_figure(folder, target, methods, reference):
+  from common import plotting  # pylint: disable=g-import-not-at-top
+  batch_energy = jax.jit(jax.vmap(target.energy))
+  energies = {"reference": np.asarray(batch_energy(reference))}
+  energies.update({name: np.asarray(batch_energy(x)) for name, x in methods.items()})
+  low, high = np.percentile(energies["reference"], [0.5, 99.5])
+  panels = 2 if target.n_particles > 1 else 1
+  fig, axes = plotting.new_figure(panels, panel_size=4.2)
+  plotting.plot_histograms(axes[0], energies, edges=np.linspace(low, high, 81), xlabel="energy",
+                           title=f"{target.name}: energy")
+  if panels == 2:
+    dists = {name: np.asarray(particles.pair_distances(x, target.n_particles))
+             for name, x in {"reference": reference, **methods}.items()}
+    plotting.plot_histograms(axes[1], dists,
+                             edges=np.linspace(0, np.percentile(dists["reference"], 99.9), 81),
+                             xlabel="pairwise distance", title=f"{target.name}: distances")
+  plotting.save_figure(fig, os.path.join(folder, "histograms.png"))
+
+
+def main(argv) -> None:
+  del argv
+  cli.check(_REPEATS.value >= 1, "repeats", f"must be positive, got {_REPEATS.value}")
+  cli.check(_SIZE.value >= 2, "eval_size", f"must be at least 2, got {_SIZE.value}")
+  target = targets_lib.get_target(_TARGET.value)
+  methods, reference = _inputs(target)
+  if _SAVE_DIR.value:
+    folder = cli.make_output_dir(*os.path.split(os.path.normpath(_SAVE_DIR.value)))
+  else:
+    folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value or f"dikl_eval_{target.name}")
+  cli.write_config(folder, cli.flag_values(
+      ["target", "sample_path", "name", "reference", "baseline_sample_dir", "repeats",
+       "eval_size", "seed"]))
+  rows = []
+  for name, samples in methods.items():
+    scores = metrics.evaluate(samples, reference, target, repeats=_REPEATS.value,
+                              size=_SIZE.value, seed=_SEED.value)
+    rows.append({"method": name, **scores})
+    print(f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()), flush=True)
+  table = _write_tables(folder, rows)
+  io.save_json(os.path.join(folder, "metrics.json"), {row["method"]: row for row in rows})
+  _save_figure(folder, target, methods, reference)
+  print("\n" + table + f"Outputs written to {folder}")
+
+
+if __name__ == "__main__":
+  cli.run(main)
