@@ -1,0 +1,38 @@
+"""EGNN: equivariance under rotations, reflections and permutations; zero centre of mass."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from common import egnn
+from common import particles
+
+
+@pytest.mark.parametrize("n, k, output, with_time", [
+    (4, 2, "positions", False),
+    (13, 3, "displacement", True),
+])
+def test_egnn_is_equivariant_and_centred(n, k, output, with_time):
+  # Coordinate updates of order one, so that broken equivariance would show.
+  model = egnn.EGNN(n_particles=n, hidden=32, num_layers=3, output=output,
+                    coordinate_init_scale=1.0)
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=n * k), jnp.float32)
+  t = jnp.float32(0.3) if with_time else None
+  params = model.init(jax.random.key(0), x, t)
+  out = model.apply(params, x, t)
+  assert out.shape == x.shape
+  np.testing.assert_allclose(particles.as_particles(out, n).mean(0), 0.0, atol=1e-5)
+  moved_by = out - particles.remove_centre_of_mass(x, n) if output == "positions" else out
+  assert np.abs(np.asarray(moved_by)).max() > 0.05  # neither the identity nor zero
+  for trial in range(3):
+    rotation, _ = np.linalg.qr(rng.normal(size=(k, k)))
+    if trial == 1:
+      rotation[:, 0] *= -1  # a reflection
+    perm = rng.permutation(n)
+    shift = rng.normal(size=k)
+    moved = (particles.as_particles(x, n)[perm] @ rotation.T + shift).reshape(-1)
+    expected = (particles.as_particles(out, n)[perm] @ rotation.T).reshape(-1)
+    np.testing.assert_allclose(model.apply(params, moved.astype(jnp.float32), t), expected,
+                               atol=1e-4)
