@@ -47,7 +47,8 @@ def potential(x: jax.Array, theta: jax.Array) -> jax.Array:
   return energies.isotropic_mixture_energy(x, theta, CENTRES, 1.0)
 
 
-_grad_theta = jax.vmap(jax.grad(potential, argnums=1), in_axes=(0, None))
+# ∇_θV(xₙ, θ) for a batch (N, 2) -> (N, 6); equals softmax(θ) − w(xₙ).
+theta_gradients = jax.vmap(jax.grad(potential, argnums=1), in_axes=(0, None))
 
 
 def reward_gradient_estimate(rewards: jax.Array, grads_theta: jax.Array) -> jax.Array:
@@ -142,8 +143,8 @@ def implicit_diffusion(
     reference = energies.sample_isotropic_mixture(
         key_reference, theta_init, CENTRES, reference_std, num_reference)
     rewards = batch_reward(particles)
-    grads = _grad_theta(particles, theta)
-    kl_grad = jnp.mean(_grad_theta(reference, theta), axis=0) - jnp.mean(grads, axis=0)
+    grads = theta_gradients(particles, theta)
+    kl_grad = jnp.mean(theta_gradients(reference, theta), axis=0) - jnp.mean(grads, axis=0)
     theta = theta + learning_rate * (reward_gradient_estimate(rewards, grads) - kl_weight * kl_grad)
     info = Info(jnp.mean(rewards), jnp.linalg.norm(kl_grad), theta,
                 jax.nn.softmax(theta) @ component_rewards)

@@ -115,7 +115,7 @@ def main(argv) -> None:
   if _SAVE_OPTION.value:
     cli.preload("implicit_diffusion.figures")
     folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
-    cli.write_config(folder, cli.flag_values(_FLAGS_RECORDED))
+    cli.write_config(folder, {**cli.flag_values(_FLAGS_RECORDED), "theta_init": _D.theta_init})
 
   start = time.perf_counter()
   reward_fn = rewards.REWARDS[_REWARD.value]
@@ -143,8 +143,9 @@ def main(argv) -> None:
   if _NUM_SEEDS.value > 1:
     metrics["final_weights_seed_mean"] = final_weights.mean(0)
     metrics["final_exact_reward_seeds"] = exact_final
+  weights = ", ".join(f"{w:.3f}" for w in final_weights[0])
   print(f"Total time, {_STEPS.value} steps: {elapsed:.3f}s | final exact E[r] "
-        f"{exact_final[0]:.4f} | weights {np.round(final_weights[0], 3).tolist()}", flush=True)
+        f"{exact_final[0]:.4f} | weights [{weights}]", flush=True)
   if folder is None:
     return
 

@@ -51,7 +51,7 @@ def test_theta_gradient_of_the_potential_is_softmax_minus_responsibilities():
   theta = jnp.array([0.2, -1.0, 0.5, 2.0, 0.0, -0.3])
   log_joint = jax.nn.log_softmax(theta) - 0.5 * jnp.sum((x[:, None] - algo.CENTRES) ** 2, -1)
   responsibilities = jax.nn.softmax(log_joint, axis=-1)
-  np.testing.assert_allclose(algo._grad_theta(x, theta),
+  np.testing.assert_allclose(algo.theta_gradients(x, theta),
                              jax.nn.softmax(theta) - responsibilities, atol=1e-6)
 
 
@@ -59,7 +59,7 @@ def test_reward_gradient_estimator_matches_the_exact_gradient_at_theta0(hard_com
   samples = energies.sample_isotropic_mixture(jax.random.key(1), THETA0, algo.CENTRES, 1.0,
                                               1_000_000)
   estimate = algo.reward_gradient_estimate(jax.vmap(rewards.hard_reward)(samples),
-                                           algo._grad_theta(samples, jnp.asarray(THETA0)))
+                                           algo.theta_gradients(samples, jnp.asarray(THETA0)))
   v = np.asarray(jax.nn.softmax(THETA0), np.float64)
   exact = v * (hard_component_rewards - v @ hard_component_rewards)  # v_j (R_j − Σ vᵢRᵢ)
   np.testing.assert_allclose(estimate, exact, atol=1e-3)
@@ -77,7 +77,7 @@ def test_kl_gradient_quadrature_matches_reference_draws():
   quadrature_grad = theta - step(theta)[0]
   draws = energies.sample_isotropic_mixture(jax.random.key(2), THETA0, algo.CENTRES, 2.0,
                                             1_000_000)
-  monte_carlo = jnp.mean(algo._grad_theta(draws, theta), axis=0)
+  monte_carlo = jnp.mean(algo.theta_gradients(draws, theta), axis=0)
   np.testing.assert_allclose(quadrature_grad, monte_carlo, atol=2e-3)
 
 
