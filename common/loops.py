@@ -2,7 +2,8 @@
 
 A long run is a ``lax.scan`` inside ``jax.jit``; to print progress it is cut into chunks of
 ``chunk_size`` steps, each one compiled call, and the per-step outputs of a chunk come to the
-host in one transfer. At most two lengths are compiled (the chunk and a shorter remainder).
+host in one transfer, made while the next chunk already runs. At most two lengths are compiled
+(the chunk and a shorter remainder).
 """
 
 from typing import Any, Callable
@@ -44,14 +45,21 @@ def scan_in_chunks(
   """
   if num_steps <= 0 or chunk_size <= 0:
     raise ValueError(f"num_steps and chunk_size must be positive, got {num_steps}, {chunk_size}")
-  chunks, done = [], 0
-  while done < num_steps:
-    length = min(chunk_size, num_steps - done)
-    carry, outputs = advance(carry, length)
-    outputs = jax.device_get(outputs)
-    done += length
+  chunks, done, pending = [], 0, None
+
+  def collect(pending):
+    outputs, steps_done = jax.device_get(pending[0]), pending[1]
     chunks.append(outputs)
     if on_chunk is not None:
-      on_chunk(done, outputs)
+      on_chunk(steps_done, outputs)
+
+  while done < num_steps:
+    length = min(chunk_size, num_steps - done)
+    carry, outputs = advance(carry, length)  # dispatched asynchronously
+    done += length
+    if pending is not None:  # the previous chunk's transfer overlaps this chunk's compute
+      collect(pending)
+    pending = (outputs, done)
+  collect(pending)
   stacked = jax.tree.map(lambda *parts: np.concatenate(parts, axis=0), *chunks)
   return carry, stacked
