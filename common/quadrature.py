@@ -30,9 +30,15 @@ def midpoint_grid(half_width: float, spacing: float) -> Grid2D:
 
 
 def gaussian_weights(grid: Grid2D, mean: np.ndarray, std: float) -> np.ndarray:
-  """Quadrature weights ``N(x; mean, std² I) · cell_area`` at the grid points (float64)."""
-  sq = np.sum((grid.points - np.asarray(mean, np.float64)) ** 2, axis=1)
-  return np.exp(-0.5 * sq / std**2) / (2.0 * np.pi * std**2) * grid.cell_area
+  """Quadrature weights ``N(x; mean, std² I) · cell_area`` at the grid points (float64).
+
+  The isotropic Gaussian factorises, so the weights are an outer product of two 1-D vectors
+  (2n exponentials instead of n²), laid out as ``points`` (first coordinate fastest).
+  """
+  mean = np.asarray(mean, np.float64)
+  along = [np.exp(-0.5 * ((grid.axis - m) / std) ** 2) / (np.sqrt(2.0 * np.pi) * std)
+           for m in mean]
+  return np.outer(along[1], along[0]).ravel() * grid.cell_area
 
 
 def mixture_weights(

@@ -198,19 +198,22 @@ def run(
     num_steps: int,
     chunk_size: int,
     on_chunk: Callable[[int, Info], None] | None = None,
-) -> tuple[State, Info]:
+) -> tuple[State, State, Info]:
   """Runs ``num_steps`` steps from each seed's key ``jax.random.key(seed)``.
 
   Returns:
-    The final ``State`` with a leading seed axis, and ``Info`` as NumPy arrays of shape
-    (num_steps, num_seeds, ...). ``on_chunk(steps_done, info_chunk)`` reports progress.
+    The initial and final ``State`` as NumPy arrays with a leading seed axis, and ``Info`` as
+    NumPy arrays of shape (num_steps, num_seeds, ...). ``on_chunk(steps_done, info_chunk)``
+    reports progress.
   """
   init, advance = make_runner(algorithm, len(seeds))
-  (_, state), infos = loops.scan_in_chunks(
-      advance, init(jnp.asarray(seeds)), num_steps, chunk_size, on_chunk)
+  carry = init(jnp.asarray(seeds))
+  initial = jax.device_get(carry[1])
+  (_, final), infos = loops.scan_in_chunks(advance, carry, num_steps, chunk_size, on_chunk)
+  initial, final = jax.device_get((initial, final))
   if len(seeds) == 1:
-    state = jax.tree.map(lambda leaf: leaf[None], state)
-  return state, infos
+    initial, final = jax.tree.map(lambda leaf: np.asarray(leaf)[None], (initial, final))
+  return initial, final, infos
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,6 +234,13 @@ def component_rewards(
                        np.float64)
   centres = np.asarray(CENTRES, np.float64)
   return np.array([rewards @ quadrature.gaussian_weights(grid, c, 1.0) for c in centres])
+
+
+def mixture_weights(theta: np.ndarray) -> np.ndarray:
+  """softmax(θ) along the last axis, on the host (NumPy): for reports, no compilation."""
+  theta = np.asarray(theta, np.float64)
+  weights = np.exp(theta - theta.max(axis=-1, keepdims=True))
+  return weights / weights.sum(axis=-1, keepdims=True)
 
 
 def exact_reward(theta: jax.Array, rewards_per_component: jax.Array) -> jax.Array:

@@ -1,7 +1,6 @@
 """The summary figure of a §5.1 run: reward, mixture weights, density before and after."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from common import plotting
@@ -28,7 +27,7 @@ def save_summary(path, reward_fn, theta_init, theta_final, histories, initial_pa
       axes[0], {"particle mean r": reward, f"running mean ({window})": running,
                 "exact E[r] at theta_t": histories["exact_reward"][0]},
       ylabel="reward", title="Reward")
-  weights = np.asarray(jax.nn.softmax(jnp.asarray(histories["theta"][0]), axis=-1))
+  weights = algo.mixture_weights(histories["theta"][0])
   plotting.plot_curves(axes[1], {f"w{i + 1}": weights[:, i] for i in range(weights.shape[1])},
                        ylabel="softmax(theta)", title="Mixture weights")
   grid = quadrature.midpoint_grid(_LIMIT, _SPACING)
@@ -39,8 +38,8 @@ def save_summary(path, reward_fn, theta_init, theta_final, histories, initial_pa
   centres = np.asarray(algo.CENTRES, np.float64)
   for ax, theta, points, title in ((axes[2], theta_init, initial_particles, "Initial pi_theta0"),
                                    (axes[3], theta_final, final_samples, "Final pi_theta")):
-    weights = np.asarray(jax.nn.softmax(jnp.asarray(theta, jnp.float32)), np.float64)
-    density = quadrature.mixture_weights(grid, weights, centres, 1.0) / grid.cell_area
+    density = quadrature.mixture_weights(grid, algo.mixture_weights(theta), centres, 1.0)
+    density /= grid.cell_area
     plotting.plot_density_2d(ax, density.reshape(shape), grid.axis, title=title, points=points,
                              max_points=300, overlay=reward_field, overlay_levels=levels)
   return plotting.save_figure(fig, path)

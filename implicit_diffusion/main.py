@@ -80,8 +80,7 @@ def _particle_run(theta_init, component_rewards, progress):
       learning_rate=_ETA.value, kl_weight=_LAMB_KL.value, reference_std=_REF_STD.value,
       inner_steps=_INNER_STEPS.value, warm_start=_WARM_START.value)
   seeds = _RNG_SEED.value + np.arange(_NUM_SEEDS.value)
-  initial_particles = np.asarray(jax.jit(algorithm.init)(jax.random.key(seeds[0])).particles)
-  state, infos = algo.run(
+  initial, state, infos = algo.run(
       algorithm, seeds, _STEPS.value, _PRINT_EVERY.value,
       on_chunk=lambda done, out: progress(done, reward=out.reward[-1, 0],
                                           kl_grad=out.kl_grad_norm[-1, 0]))
@@ -89,7 +88,7 @@ def _particle_run(theta_init, component_rewards, progress):
   histories = {"reward": infos.reward.T, "kl_grad": infos.kl_grad_norm.T,
                "theta": np.swapaxes(infos.theta, 0, 1),
                "exact_reward": infos.exact_reward.T}
-  return histories, np.asarray(state.particles), np.asarray(state.theta), initial_particles
+  return histories, state.particles, state.theta, initial.particles[0]
 
 
 def _exact_run(theta_init, component_rewards, progress):
@@ -126,7 +125,7 @@ def main(argv) -> None:
   histories, samples, thetas, initial_particles = run(theta_init, component_rewards, progress)
   elapsed = time.perf_counter() - start
 
-  final_weights = np.asarray(jax.nn.softmax(thetas, axis=-1))
+  final_weights = algo.mixture_weights(thetas)
   exact_final = final_weights @ component_rewards
   last = min(500, _STEPS.value)
   metrics = {

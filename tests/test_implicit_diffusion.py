@@ -38,7 +38,8 @@ def hard_component_rewards():
 def _run(hard_component_rewards, steps, seeds=(0,), chunk=None, **kwargs):
   algorithm = algo.implicit_diffusion(rewards.hard_reward, hard_component_rewards, THETA0,
                                       **kwargs)
-  return algo.run(algorithm, seeds, steps, chunk or steps)
+  _, final, info = algo.run(algorithm, seeds, steps, chunk or steps)
+  return final, info
 
 
 def test_component_rewards_by_quadrature(hard_component_rewards):
