@@ -10,7 +10,6 @@ Karras et al. (2022) as used by Havens et al. (2025, "Adjoint Sampling", §4) an
 The noise is largest at t = 0 and smallest at t = 1, and κ(1) = σ_max² − σ_min² =: σ̄².
 """
 
-import math
 from typing import NamedTuple
 
 import chex
@@ -19,18 +18,22 @@ import jax.numpy as jnp
 
 
 class GeometricSchedule(NamedTuple):
-  """σ(t) = σ_min D^{1−t} √(2 ln D) with D = σ_max / σ_min (a PyTree of two floats)."""
+  """σ(t) = σ_min D^{1−t} √(2 ln D) with D = σ_max / σ_min.
+
+  A PyTree of two floats; every method is written in ``jax.numpy``, so a schedule may be passed
+  through ``jit`` as a traced argument.
+  """
   sigma_min: float
   sigma_max: float
 
   @property
-  def log_ratio(self) -> float:
+  def log_ratio(self) -> jax.Array:
     """ln D."""
-    return math.log(self.sigma_max / self.sigma_min)
+    return jnp.log(self.sigma_max / self.sigma_min)
 
   def sigma(self, t: jax.Array) -> jax.Array:
     """The diffusion coefficient σ(t)."""
-    return self.sigma_min * jnp.exp((1.0 - t) * self.log_ratio) * math.sqrt(2.0 * self.log_ratio)
+    return self.sigma_min * jnp.exp((1.0 - t) * self.log_ratio) * jnp.sqrt(2.0 * self.log_ratio)
 
   def kappa(self, t: jax.Array) -> jax.Array:
     """The accumulated variance κ(t) = ∫₀ᵗ σ² = σ_max² (1 − D^{−2t})."""
@@ -38,9 +41,9 @@ class GeometricSchedule(NamedTuple):
     return -self.sigma_max**2 * jnp.expm1(-2.0 * t * self.log_ratio)
 
   @property
-  def terminal_variance(self) -> float:
+  def terminal_variance(self) -> jax.Array:
     """σ̄² = κ(1) = σ_max² − σ_min², the variance of X₁ under the base process from a point."""
-    return self.sigma_max**2 * -math.expm1(-2.0 * self.log_ratio)
+    return self.kappa(1.0)
 
 
 def bridge_moments(

@@ -1,0 +1,92 @@
+"""Adjoint Sampling (Havens et al. 2025, "Adjoint Sampling: Highly Scalable Diffusion Samplers
+via Adjoint Matching"): a controlled SDE from X₀ = 0 whose X₁ samples exp(−E).
+
+With a point start, the base process has X₁ ~ N(0, σ̄² I), and the SOC problem with terminal cost
+
+    g(x) = E(x) + log p₁^base(x) = E(x) − ‖x‖²/(2σ̄²) + const
+
+has the optimal terminal law p₁^base · exp(−g) ∝ exp(−E) (Havens et al. 2025, §3). Training is
+Reciprocal Adjoint Matching (``adjoint.adjoint_matching``) with a = clip(∇E(X₁) − X₁/σ̄²).
+"""
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from adjoint import adjoint_matching
+from adjoint import controlled_sde
+from adjoint import targets
+from adjoint import training
+from common import clipping
+from common import networks
+from common import schedules
+from common import sde
+
+
+class TrainingResult(NamedTuple):
+  params: Any
+  infos: adjoint_matching.AdjointMatchingInfo  # per epoch, NumPy arrays
+  apply_fn: controlled_sde.ScaledControlFn
+  schedule: schedules.GeometricSchedule
+
+
+def schedule_from(config: ml_collections.ConfigDict) -> schedules.GeometricSchedule:
+  return schedules.GeometricSchedule(config.sigma_min, config.sigma_max)
+
+
+def control_network(config: ml_collections.ConfigDict, dim: int) -> networks.FourierTimeMLP:
+  """f_θ(t, x) = u_θ(t, x)/σ(t)."""
+  return networks.FourierTimeMLP(
+      tuple(config.hidden_sizes), dim, config.num_frequencies, config.activation)
+
+
+def dirac_prior(dim: int):
+  """X₀ = 0."""
+  return lambda unused_key, num: jnp.zeros((num, dim), jnp.float32)
+
+
+def point_start_adjoint(energy, schedule: schedules.GeometricSchedule, max_norm: float | None):
+  """a(X₁) = clip(∇E(X₁) − X₁/σ̄²), the adjoint of Adjoint Sampling with X₀ = 0."""
+  def adjoint(x1):
+    return clipping.clip_rows(
+        sde.energy_grad(energy, x1) - x1 / schedule.terminal_variance, max_norm)
+  return adjoint
+
+
+def train(
+    key: jax.Array, config: ml_collections.ConfigDict, target: targets.Target,
+    progress: bool = True,
+) -> TrainingResult:
+  """Runs ``config.num_epochs`` epochs of Adjoint Sampling on ``target``."""
+  schedule = schedule_from(config)
+  network = control_network(config, target.dim)
+  apply_fn = network.apply
+  algorithm = adjoint_matching.adjoint_matching(
+      apply_fn, schedule, optax.adam(config.learning_rate), dirac_prior(target.dim),
+      point_start_adjoint(target.energy, schedule, config.max_adjoint_norm),
+      num_paths=config.n_paths, num_steps=config.num_steps, inner_steps=config.n_inner_loop,
+      batch_size=config.batch_size, buffer_capacity=config.buffer_size,
+      observe=target.whitening.from_whitened)
+  key_init, key_train = jax.random.split(key)
+  params = network.init(key_init, jnp.zeros(()), jnp.zeros((1, target.dim)))
+  state = algorithm.init(params, target.dim)
+  runner = training.make_epoch_runner(algorithm.step)
+  _, state, infos = training.run_epochs(
+      runner, key_train, state, (), config.num_epochs, config.chunk_size, progress=progress)
+  return TrainingResult(state.params, infos, apply_fn, schedule)
+
+
+def draw_samples(
+    key: jax.Array, result: TrainingResult, target: targets.Target, prior, num: int,
+    num_steps: int,
+) -> np.ndarray:
+  """``num`` samples X₁ of the trained SDE, in the target's original coordinates."""
+  key_prior, key_paths = jax.random.split(key)
+  simulate = jax.jit(controlled_sde.simulate, static_argnums=(1, 5))
+  x1 = simulate(key_paths, result.apply_fn, result.params, result.schedule,
+                prior(key_prior, num), num_steps)
+  return np.asarray(target.whitening.from_whitened(x1))
