@@ -18,6 +18,7 @@ from adjoint import adjoint_sampling
 from adjoint import paths
 from adjoint import report
 from adjoint import targets
+from adjoint import validation
 from common import cli
 
 _CONFIG = config_flags.DEFINE_config_file("config", default=paths.config_file("adjoint"))
@@ -28,17 +29,8 @@ _EXPE_NAME = flags.DEFINE_string("expe_name", None, "Output subfolder (default a
 
 def validate(config) -> None:
   """Every check before anything is created; a failure is one line and exit status 2."""
-  for name in ("num_steps", "num_epochs", "n_paths", "n_inner_loop", "batch_size",
-               "buffer_size", "chunk_size", "num_samples"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
-  cli.check(0 < config.sigma_min < config.sigma_max, "config.sigma_min",
-            "need 0 < sigma_min < sigma_max")
-  cli.check(config.buffer_size >= config.n_paths, "config.buffer_size", "must be >= n_paths")
-  cli.check(config.learning_rate > 0, "config.learning_rate", "must be positive")
-  cli.check(config.well_scale > 0, "config.well_scale", "must be positive")
-  cli.check(config.max_adjoint_norm is None or config.max_adjoint_norm > 0,
-            "config.max_adjoint_norm", "must be positive or None")
-  cli.check(len(config.hidden_sizes) > 0, "config.hidden_sizes", "needs at least one layer")
+  validation.check_sampler_config(config)
+  cli.check(config.num_epochs > 0, "config.num_epochs", "must be positive")
 
 
 def main(argv):
