@@ -9,6 +9,10 @@ import time
 
 _START = time.perf_counter()
 
+from common import parallel
+
+parallel.use_all_cpu_cores()
+
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import flags
 import jax

@@ -38,7 +38,9 @@ class Transition(NamedTuple):
 
 
 class AdjointMatchingState(NamedTuple):
-  params: Any
+  params: Any  # trained by the optimiser
+  sampling_params: Any  # their exponential moving average, which simulates the paths
+  num_updates: jax.Array  # optimiser steps taken so far
   opt_state: optax.OptState
   buffer: replay_buffer.ReplayBuffer
 
@@ -81,6 +83,7 @@ def adjoint_matching(
     inner_steps: int,
     batch_size: int,
     buffer_capacity: int,
+    ema_decay: float = 0.0,
     observe: Callable[[jax.Array], jax.Array] = lambda x: x,
 ) -> Algorithm:
   """Adjoint matching by epochs, as ``init(params) -> state`` and ``step(key, state, *args)``.
@@ -97,6 +100,11 @@ def adjoint_matching(
     inner_steps: optimiser steps per epoch.
     batch_size: buffer items per optimiser step.
     buffer_capacity: FIFO buffer size (≥ ``num_paths``).
+    ema_decay: paths are simulated with the moving average θ̄ ← d θ̄ + (1 − d) θ of the
+      parameters, updated after the n-th optimiser step with d = min(ema_decay, (1 + n)/(10 + n))
+      so that early parameters are forgotten fast (ema_decay = 0: the parameters themselves). The
+      mode weights of a multimodal target sit on a nearly neutral direction of the matching
+      fixed point, so minibatch noise in θ makes them drift; averaging damps that noise.
     observe: maps X₁ to the coordinates in which the info's mean/std are reported.
 
   Returns:
@@ -109,28 +117,32 @@ def adjoint_matching(
   def init(params: Any, dim: int, dtype=jnp.float32) -> AdjointMatchingState:
     zero = jnp.zeros((dim,), dtype)
     buffer = replay_buffer.init(Transition(zero, zero, zero), buffer_capacity)
-    return AdjointMatchingState(params, optimizer.init(params), buffer)
+    return AdjointMatchingState(params, params, jnp.zeros((), jnp.int32), optimizer.init(params),
+                                buffer)
 
   def optimiser_step(carry, key):
-    params, opt_state, buffer = carry
+    params, sampling_params, num_updates, opt_state, buffer = carry
     key_batch, key_loss = jax.random.split(key)
     batch = replay_buffer.sample(key_batch, buffer, batch_size)
     loss, grads = loss_and_grad(params, apply_fn, schedule, key_loss, batch)
     updates, opt_state = optimizer.update(grads, opt_state, params)
-    return (optax.apply_updates(params, updates), opt_state, buffer), loss
+    params = optax.apply_updates(params, updates)
+    decay = jnp.minimum(ema_decay, (1.0 + num_updates) / (10.0 + num_updates))
+    sampling_params = optax.incremental_update(params, sampling_params, 1.0 - decay)
+    return (params, sampling_params, num_updates + 1, opt_state, buffer), loss
 
   def step(key: jax.Array, state: AdjointMatchingState, *adjoint_args):
     key_prior, key_paths, key_train = jax.random.split(key, 3)
     x0 = sample_prior(key_prior, num_paths)
-    x1 = controlled_sde.simulate(key_paths, apply_fn, state.params, schedule, x0, num_steps)
+    x1 = controlled_sde.simulate(
+        key_paths, apply_fn, state.sampling_params, schedule, x0, num_steps)
     adjoint = terminal_adjoint(x1, *adjoint_args)
     chex.assert_equal_shape([x0, x1, adjoint])
     buffer = replay_buffer.add(state.buffer, Transition(x0, x1, adjoint))
-    (params, opt_state, buffer), losses = jax.lax.scan(
-        optimiser_step, (state.params, state.opt_state, buffer),
-        jax.random.split(key_train, inner_steps))
+    carry = (state.params, state.sampling_params, state.num_updates, state.opt_state, buffer)
+    carry, losses = jax.lax.scan(optimiser_step, carry, jax.random.split(key_train, inner_steps))
     observed = observe(x1)
     info = AdjointMatchingInfo(jnp.mean(losses), jnp.mean(observed, 0), jnp.std(observed, 0))
-    return AdjointMatchingState(params, opt_state, buffer), info
+    return AdjointMatchingState(*carry), info
 
   return Algorithm(init, step)

@@ -70,14 +70,14 @@ def train(
       point_start_adjoint(target.energy, schedule, config.max_adjoint_norm),
       num_paths=config.n_paths, num_steps=config.num_steps, inner_steps=config.n_inner_loop,
       batch_size=config.batch_size, buffer_capacity=config.buffer_size,
-      observe=target.whitening.from_whitened)
+      ema_decay=config.ema_decay, observe=target.whitening.from_whitened)
   key_init, key_train = jax.random.split(key)
   params = network.init(key_init, jnp.zeros(()), jnp.zeros((1, target.dim)))
   state = algorithm.init(params, target.dim)
   runner = training.make_epoch_runner(algorithm.step)
   _, state, infos = training.run_epochs(
       runner, key_train, state, (), config.num_epochs, config.chunk_size, progress=progress)
-  return TrainingResult(state.params, infos, apply_fn, schedule)
+  return TrainingResult(state.sampling_params, infos, apply_fn, schedule)
 
 
 def draw_samples(

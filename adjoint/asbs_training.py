@@ -139,7 +139,7 @@ def train(
       corrected_adjoint(target.energy, corrector_apply, config.max_adjoint_norm),
       num_paths=config.n_paths, num_steps=config.num_steps, inner_steps=config.n_inner_loop,
       batch_size=config.batch_size, buffer_capacity=config.buffer_size,
-      observe=target.whitening.from_whitened)
+      ema_decay=config.ema_decay, observe=target.whitening.from_whitened)
   corrector_alg = corrector_matching(
       corrector_apply, control_net.apply, schedule, optax.adam(config.corrector_learning_rate),
       prior, num_paths=config.n_paths, num_steps=config.num_steps,
@@ -159,12 +159,12 @@ def train(
         config.adjoint_epochs, config.chunk_size, f"stage {stage + 1} adjoint epoch", progress)
     adjoint_infos.append(infos)
     key, corrector_state, infos = training.run_epochs(
-        corrector_runner, key, corrector_state, (adjoint_state.params,),
+        corrector_runner, key, corrector_state, (adjoint_state.sampling_params,),
         config.corrector_epochs, config.chunk_size, f"stage {stage + 1} corrector epoch",
         progress)
     corrector_losses.append(infos.loss)
   adjoint_infos = jax.tree.map(lambda *parts: np.concatenate(parts), *adjoint_infos)
   return ASBSResult(
-      adjoint_sampling.TrainingResult(adjoint_state.params, adjoint_infos, control_net.apply,
+      adjoint_sampling.TrainingResult(adjoint_state.sampling_params, adjoint_infos, control_net.apply,
                                       schedule),
       corrector_state.params, adjoint_infos, np.stack(corrector_losses))

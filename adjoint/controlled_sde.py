@@ -17,6 +17,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from common import parallel
 from common import schedules
 from common import sde
 
@@ -62,6 +63,7 @@ def simulate(
     X₁, shape (N, d).
   """
   params = jax.lax.stop_gradient(params)
+  x0 = parallel.shard_rows(x0)  # paths are independent: one share per CPU core
 
   def drift(t, x):
     return schedule.sigma(t) ** 2 * apply_fn(params, t, x)

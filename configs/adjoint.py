@@ -21,10 +21,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.batch_size = 256
   config.learning_rate = 1e-3
   config.buffer_size = 10_000
+  config.ema_decay = 0.999  # moving average of the parameters that simulate paths; 0: off
   config.max_adjoint_norm = 100.0  # per-sample clipping of the adjoint; None: no clipping
   config.chunk_size = 25  # epochs per compiled call (progress is printed after each)
   # Network f_θ(t, x) = u_θ(t, x) / σ(t).
-  config.hidden_sizes = (128, 128, 128, 128)
+  config.hidden_sizes = (128, 128, 128)
   config.num_frequencies = 8
   config.activation = "relu"  # SiLU costs ~40% more time per epoch on CPU
   # Targets.
