@@ -94,6 +94,12 @@ def corrector_matching(
   return adjoint_matching.Algorithm(init, step)
 
 
+def corrector_network(config: ml_collections.ConfigDict, dim: int) -> networks.FourierTimeMLP:
+  """h_φ(x), time-independent (called with t = None)."""
+  return networks.FourierTimeMLP(
+      tuple(config.corrector_hidden_sizes), dim, 0, config.activation)
+
+
 def gaussian_prior(mean, variances):
   """X₀ ~ N(mean, diag(variances)) (in the sampler's coordinates)."""
   mean = jnp.asarray(mean, jnp.float32)
@@ -130,8 +136,7 @@ def train(
   """``config.num_stages`` stages of adjoint matching then corrector matching."""
   schedule = adjoint_sampling.schedule_from(config)
   control_net = adjoint_sampling.control_network(config, target.dim)
-  corrector_net = networks.FourierTimeMLP(
-      tuple(config.corrector_hidden_sizes), target.dim, 0, config.activation)
+  corrector_net = corrector_network(config, target.dim)
   corrector_apply = lambda params, x: corrector_net.apply(params, None, x)
   prior = make_prior(config, target.dim)
   adjoint_alg = adjoint_matching.adjoint_matching(
