@@ -9,49 +9,46 @@ import time
 
 _START = time.perf_counter()
 
-from common import parallel
-
-parallel.use_all_cpu_cores()
-
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import flags
 import jax
 from ml_collections import config_flags
+import numpy as np
 
 from adjoint import adjoint_sampling
+from adjoint import entry_points
 from adjoint import paths
 from adjoint import report
 from adjoint import targets
-from adjoint import validation
 from common import cli
+from common import parallel
 
 _CONFIG = config_flags.DEFINE_config_file("config", default=paths.config_file("adjoint"))
-_ENERGY = flags.DEFINE_enum("energy", "gmm", list(targets.ENERGIES), "Target energy.")
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", None, "Output subfolder (default adjoint_<energy>).")
+_FLAGS = entry_points.define_sampler_flags("adjoint")
 
 
 def validate(config) -> None:
   """Every check before anything is created; a failure is one line and exit status 2."""
-  validation.check_sampler_config(config)
+  entry_points.check_sampler_config(config)
   cli.check(config.num_epochs > 0, "config.num_epochs", "must be positive")
 
 
 def main(argv):
   del argv
+  parallel.use_all_cpu_cores()  # before the first array is made
   config = _CONFIG.value
   validate(config)
-  energy = _ENERGY.value
-  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value or f"adjoint_{energy}")
-  cli.write_config(folder, {"energy": energy, **config.to_dict()})
+  folder = entry_points.output_folder(_FLAGS, "adjoint", config)
 
-  target = targets.make_target(energy, config)
+  target = targets.make_target(_FLAGS.energy.value, config)
   key_train, key_samples = jax.random.split(jax.random.key(config.seed))
   result = adjoint_sampling.train(key_train, config, target)
   samples = adjoint_sampling.draw_samples(
       key_samples, result, target, adjoint_sampling.dirac_prior(target.dim), config.num_samples,
       config.num_steps)
   metrics = targets.sample_metrics(target, samples)
+  if _FLAGS.energy.value == "well":  # the analytic optimal control is known
+    errors = adjoint_sampling.well_control_errors(result, config.well_scale, np.arange(1, 10) / 10)
+    metrics.update({f"control_relative_error_t{t:.1f}": e for t, e in errors.items()})
   wall_time = time.perf_counter() - _START
   metrics["wall_time_s"] = wall_time
   histories = {"loss": result.infos.loss, "mean": result.infos.sample_mean,

@@ -90,3 +90,37 @@ def draw_samples(
   x1 = simulate(key_paths, result.apply_fn, result.params, result.schedule,
                 prior(key_prior, num), num_steps)
   return np.asarray(target.whitening.from_whitened(x1))
+
+
+def optimal_well_control(schedule: schedules.GeometricSchedule, scale: float, t: float, x):
+  """u*(t, x) = −σ(t) c x / (1 + c(σ̄² − κ(t))), c = 1/s² − 1/σ̄², for E = ½‖x‖²/s², X₀ = 0.
+
+  The value function of the terminal cost g = E + log p₁^base = ½ c ‖x‖² under dX = σ dW is
+  V(t, x) = −log E[exp(−g(X₁)) | X_t = x] = ½ c ‖x‖² / (1 + c(σ̄² − κ(t))) + const, since
+  X₁ | X_t ~ N(X_t, (σ̄² − κ(t)) I); and u* = −σ ∇V (Havens et al. 2025, eq. 5).
+  """
+  sigma_bar_sq = float(schedule.terminal_variance)
+  c = 1.0 / scale**2 - 1.0 / sigma_bar_sq
+  return -float(schedule.sigma(t)) * c * x / (1.0 + c * (sigma_bar_sq - float(schedule.kappa(t))))
+
+
+def optimal_well_marginal_std(schedule: schedules.GeometricSchedule, scale: float, t: float):
+  """Std of X_t under u*: p_t ∝ N(0, κ(t)) · exp(−V(t, ·)), a Gaussian."""
+  sigma_bar_sq = float(schedule.terminal_variance)
+  c = 1.0 / scale**2 - 1.0 / sigma_bar_sq
+  kappa = float(schedule.kappa(t))
+  return (1.0 / kappa + c / (1.0 + c * (sigma_bar_sq - kappa))) ** -0.5
+
+
+def well_control_errors(result: TrainingResult, scale: float, times) -> dict[float, float]:
+  """‖u_θ − u*‖ / ‖u*‖ at each time, over a 9 × 9 grid of x spanning ±2 std of X_t under u*."""
+  errors = {}
+  for t in times:
+    half_width = 2.0 * optimal_well_marginal_std(result.schedule, scale, t)
+    axis = np.linspace(-half_width, half_width, 9)
+    x = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2).astype(np.float32)
+    learned = np.asarray(controlled_sde.control(
+        result.apply_fn, result.params, result.schedule, jnp.float32(t), jnp.asarray(x)))
+    exact = optimal_well_control(result.schedule, scale, t, x)
+    errors[float(t)] = float(np.linalg.norm(learned - exact) / np.linalg.norm(exact))
+  return errors

@@ -11,32 +11,26 @@ import time
 
 _START = time.perf_counter()
 
-from common import parallel
-
-parallel.use_all_cpu_cores()
-
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import flags
 import jax
 from ml_collections import config_flags
 import numpy as np
 
 from adjoint import adjoint_sampling
 from adjoint import asbs_training
+from adjoint import entry_points
 from adjoint import paths
 from adjoint import report
 from adjoint import targets
-from adjoint import validation
 from common import cli
+from common import parallel
 
 _CONFIG = config_flags.DEFINE_config_file("config", default=paths.config_file("asbs"))
-_ENERGY = flags.DEFINE_enum("energy", "gmm", list(targets.ENERGIES), "Target energy.")
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", None, "Output subfolder (default asbs_<energy>).")
+_FLAGS = entry_points.define_sampler_flags("asbs")
 
 
 def validate(config) -> None:
-  validation.check_sampler_config(config)
+  entry_points.check_sampler_config(config)
   for name in ("num_stages", "adjoint_epochs", "corrector_epochs"):
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
   cli.check(config.prior in asbs_training.PRIORS, "config.prior",
@@ -51,13 +45,12 @@ def validate(config) -> None:
 
 def main(argv):
   del argv
+  parallel.use_all_cpu_cores()  # before the first array is made
   config = _CONFIG.value
   validate(config)
-  energy = _ENERGY.value
-  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value or f"asbs_{energy}")
-  cli.write_config(folder, {"energy": energy, **config.to_dict()})
+  folder = entry_points.output_folder(_FLAGS, "asbs", config)
 
-  target = targets.make_target(energy, config)
+  target = targets.make_target(_FLAGS.energy.value, config)
   key_train, key_samples = jax.random.split(jax.random.key(config.seed))
   result = asbs_training.train(key_train, config, target)
   samples = adjoint_sampling.draw_samples(

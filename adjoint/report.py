@@ -34,7 +34,7 @@ def write_2d_outputs(
   """Writes hist_*.npy, samples.npy, metrics.json and ``<name>.png``; returns the PNG path.
 
   The figure shows the exact density with its contours and the samples over it, and the loss
-  curves.
+  curves against their own epoch counts.
   """
   io.save_histories(folder, histories)
   io.save_npy(os.path.join(folder, "samples.npy"), samples)
@@ -46,7 +46,8 @@ def write_2d_outputs(
   plotting.plot_density_2d(
       ax_density, density, axis, title=f"{name}: exact density and samples", points=samples,
       overlay=density, overlay_levels=np.max(density) * np.array([0.02, 0.1, 0.3, 0.6, 0.9]))
-  losses = {key: value for key, value in histories.items() if key.endswith("loss")}
+  # A per-stage history (stages × epochs) is drawn as one curve over its epochs in sequence.
+  losses = {key: np.ravel(value) for key, value in histories.items() if key.endswith("loss")}
   plotting.plot_curves(ax_loss, losses, xlabel="epoch", ylabel="loss", title="training loss",
                        logy=bool(losses) and all(np.all(v > 0) for v in losses.values()))
   return plotting.save_figure(fig, os.path.join(folder, f"{name}.png"))

@@ -1,0 +1,47 @@
+"""Flags and checks shared by the 2-D entry points (``adjoint.adjoint``, ``adjoint.asbs``)."""
+
+from typing import NamedTuple
+
+from absl import flags
+import ml_collections
+
+from adjoint import targets
+from common import cli
+
+
+class SamplerFlags(NamedTuple):
+  energy: flags.FlagHolder
+  file_path: flags.FlagHolder
+  expe_name: flags.FlagHolder
+
+
+def define_sampler_flags(method: str) -> SamplerFlags:
+  """``--energy``, ``--file_path`` and ``--expe_name`` (default ``<method>_<energy>``)."""
+  return SamplerFlags(
+      flags.DEFINE_enum("energy", "gmm", list(targets.ENERGIES), "Target energy."),
+      flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs."),
+      flags.DEFINE_string("expe_name", None, f"Output subfolder (default {method}_<energy>)."))
+
+
+def output_folder(sampler_flags: SamplerFlags, method: str, config) -> str:
+  """Creates the output folder and writes config.json (with the energy) into it."""
+  energy = sampler_flags.energy.value
+  folder = cli.make_output_dir(
+      sampler_flags.file_path.value, sampler_flags.expe_name.value or f"{method}_{energy}")
+  cli.write_config(folder, {"energy": energy, **config.to_dict()})
+  return folder
+
+
+def check_sampler_config(config: ml_collections.ConfigDict) -> None:
+  """The schedule, simulation, training and network fields common to both samplers."""
+  for name in ("num_steps", "n_paths", "n_inner_loop", "batch_size", "buffer_size",
+               "chunk_size", "num_samples"):
+    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check(0 < config.sigma_min < config.sigma_max, "config.sigma_min",
+            "need 0 < sigma_min < sigma_max")
+  cli.check(config.buffer_size >= config.n_paths, "config.buffer_size", "must be >= n_paths")
+  cli.check(config.learning_rate > 0, "config.learning_rate", "must be positive")
+  cli.check(config.well_scale > 0, "config.well_scale", "must be positive")
+  cli.check(config.max_adjoint_norm is None or config.max_adjoint_norm > 0,
+            "config.max_adjoint_norm", "must be positive or None")
+  cli.check(len(config.hidden_sizes) > 0, "config.hidden_sizes", "needs at least one layer")
