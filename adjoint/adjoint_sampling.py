@@ -92,16 +92,19 @@ def draw_samples(
   return np.asarray(target.whitening.from_whitened(x1))
 
 
-def optimal_well_control(schedule: schedules.GeometricSchedule, scale: float, t: float, x):
+def optimal_well_control(schedule: schedules.GeometricSchedule, scale: float, t, x):
   """u*(t, x) = −σ(t) c x / (1 + c(σ̄² − κ(t))), c = 1/s² − 1/σ̄², for E = ½‖x‖²/s², X₀ = 0.
 
   The value function of the terminal cost g = E + log p₁^base = ½ c ‖x‖² under dX = σ dW is
   V(t, x) = −log E[exp(−g(X₁)) | X_t = x] = ½ c ‖x‖² / (1 + c(σ̄² − κ(t))) + const, since
   X₁ | X_t ~ N(X_t, (σ̄² − κ(t)) I); and u* = −σ ∇V (Havens et al. 2025, eq. 5).
+  NumPy float64; ``t`` a float, or an array broadcasting against ``x``.
   """
   sigma_bar_sq = float(schedule.terminal_variance)
   c = 1.0 / scale**2 - 1.0 / sigma_bar_sq
-  return -float(schedule.sigma(t)) * c * x / (1.0 + c * (sigma_bar_sq - float(schedule.kappa(t))))
+  sigma = np.asarray(schedule.sigma(jnp.asarray(t, jnp.float32)), np.float64)
+  kappa = np.asarray(schedule.kappa(jnp.asarray(t, jnp.float32)), np.float64)
+  return -sigma * c * x / (1.0 + c * (sigma_bar_sq - kappa))
 
 
 def optimal_well_marginal_std(schedule: schedules.GeometricSchedule, scale: float, t: float):

@@ -42,6 +42,8 @@ def validate(config) -> None:
   steps = 1.0 / config.dt if config.dt > 0 else 0.0
   cli.check(config.dt > 0 and abs(steps - round(steps)) < 1e-9, "config.dt",
             "must be 1/n for an integer n")
+  cli.check(config.activation in networks.ACTIVATIONS, "config.activation",
+            f"must be one of {sorted(networks.ACTIVATIONS)}")
   cli.check(config.start in nakkiran_ddpm.START_LAWS, "config.start",
             f"must be one of {nakkiran_ddpm.START_LAWS}")
 

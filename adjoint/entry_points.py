@@ -7,6 +7,7 @@ import ml_collections
 
 from adjoint import targets
 from common import cli
+from common import networks
 
 
 class SamplerFlags(NamedTuple):
@@ -45,3 +46,6 @@ def check_sampler_config(config: ml_collections.ConfigDict) -> None:
   cli.check(config.max_adjoint_norm is None or config.max_adjoint_norm > 0,
             "config.max_adjoint_norm", "must be positive or None")
   cli.check(len(config.hidden_sizes) > 0, "config.hidden_sizes", "needs at least one layer")
+  cli.check(config.activation in networks.ACTIVATIONS, "config.activation",
+            f"must be one of {sorted(networks.ACTIVATIONS)}")
+  cli.check(0.0 <= config.ema_decay < 1.0, "config.ema_decay", "must be in [0, 1)")

@@ -29,6 +29,7 @@ def init(example_item: PyTree, capacity: int) -> ReplayBuffer:
 
 
 def capacity(buffer: ReplayBuffer) -> int:
+  """The number of slots (static: the leading size of the stored arrays)."""
   return jax.tree.leaves(buffer.data)[0].shape[0]
 
 
