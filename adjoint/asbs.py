@@ -12,18 +12,14 @@ import time
 _START = time.perf_counter()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-import jax
 from ml_collections import config_flags
-import numpy as np
 
 from adjoint import adjoint_sampling
 from adjoint import asbs_training
 from adjoint import entry_points
 from adjoint import paths
-from adjoint import report
 from adjoint import targets
 from common import cli
-from common import parallel
 
 _CONFIG = config_flags.DEFINE_config_file("config", default=paths.config_file("asbs"))
 _FLAGS = entry_points.define_sampler_flags("asbs")
@@ -45,27 +41,20 @@ def validate(config) -> None:
 
 def main(argv):
   del argv
-  parallel.use_all_cpu_cores()  # before the first array is made
   config = _CONFIG.value
   validate(config)
-  folder = entry_points.output_folder(_FLAGS, "asbs", config)
-
-  target = targets.make_target(_FLAGS.energy.value, config)
-  key_train, key_samples = jax.random.split(jax.random.key(config.seed))
-  result = asbs_training.train(key_train, config, target)
+  run = entry_points.start_run(_FLAGS, "asbs", config)
+  result = asbs_training.train(run.key_train, config, run.target)
   samples = adjoint_sampling.draw_samples(
-      key_samples, result.training, target, asbs_training.make_prior(config, target.dim),
-      config.num_samples, config.num_steps)
-  metrics = targets.sample_metrics(target, samples)
+      run.key_samples, result.training, run.target,
+      asbs_training.make_prior(config, run.target.dim), config.num_samples, config.num_steps)
+  metrics = targets.sample_metrics(run.target, samples)
   final_corrector = result.corrector_losses[:, -10:].mean(axis=1)
   metrics.update({f"corrector_loss_stage_{i + 1}": float(v) for i, v in enumerate(final_corrector)})
-  metrics["wall_time_s"] = time.perf_counter() - _START
   infos = result.adjoint_infos
   histories = {"loss": infos.loss, "mean": infos.sample_mean, "std": infos.sample_std,
                "corrector_loss": result.corrector_losses}
-  png = report.write_2d_outputs(folder, "asbs", target, samples, histories, metrics)
-  print(" | ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-  print(f"wrote {png}; wall time {time.perf_counter() - _START:.1f} s from process start")
+  entry_points.finish_run(run, "asbs", samples, histories, metrics, _START)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 """Flags and checks shared by the 2-D entry points (``adjoint.adjoint``, ``adjoint.asbs``)."""
 
+import time
 from typing import NamedTuple
 
 from absl import flags
+import jax
 import ml_collections
 
+from adjoint import report
 from adjoint import targets
 from common import cli
+from common import parallel
 from common import networks
 
 
@@ -24,13 +28,31 @@ def define_sampler_flags(method: str) -> SamplerFlags:
       flags.DEFINE_string("expe_name", None, f"Output subfolder (default {method}_<energy>)."))
 
 
-def output_folder(sampler_flags: SamplerFlags, method: str, config) -> str:
-  """Creates the output folder and writes config.json (with the energy) into it."""
+class Run(NamedTuple):
+  folder: str
+  target: targets.Target
+  key_train: jax.Array
+  key_samples: jax.Array
+
+
+def start_run(sampler_flags: SamplerFlags, method: str, config) -> Run:
+  """After validation: one XLA device per core, the output folder with config.json, the target
+  and the keys of training and of the final samples."""
+  parallel.use_all_cpu_cores()  # before the first array is made
   energy = sampler_flags.energy.value
   folder = cli.make_output_dir(
       sampler_flags.file_path.value, sampler_flags.expe_name.value or f"{method}_{energy}")
   cli.write_config(folder, {"energy": energy, **config.to_dict()})
-  return folder
+  key_train, key_samples = jax.random.split(jax.random.key(config.seed))
+  return Run(folder, targets.make_target(energy, config), key_train, key_samples)
+
+
+def finish_run(run: Run, method: str, samples, histories, metrics, start_time: float) -> None:
+  """Writes the outputs (``adjoint.report``) and prints the metrics and the wall time."""
+  metrics = {**metrics, "wall_time_s": time.perf_counter() - start_time}
+  png = report.write_2d_outputs(run.folder, method, run.target, samples, histories, metrics)
+  print(" | ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+  print(f"wrote {png}; wall time {time.perf_counter() - start_time:.1f} s from process start")
 
 
 def check_sampler_config(config: ml_collections.ConfigDict) -> None:
