@@ -72,4 +72,4 @@ def simulate(
     return schedule.sigma(t)
 
   x1, _ = sde.simulate_sde(key, drift, diffusion, x0, time_grid(num_steps, x0.dtype))
-  return x1
+  return parallel.gather_rows(x1)

@@ -25,6 +25,7 @@ from adjoint import paths
 from adjoint import training
 from common import cli
 from common import io
+from common import jit_cache
 from common import networks
 from common import plotting
 
@@ -74,6 +75,7 @@ def main(argv):
   config = _CONFIG.value
   validate(config)
   folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
+  jit_cache.enable(os.path.join(_FILE_PATH.value, ".jax_cache"))
   cli.write_config(folder, config.to_dict())
 
   setup = nakkiran_ddpm.DiffusionSetup(config.target_variance, config.sigma_q, config.dt)

@@ -1,5 +1,6 @@
 """Flags and checks shared by the 2-D entry points (``adjoint.adjoint``, ``adjoint.asbs``)."""
 
+import os
 import time
 from typing import NamedTuple
 
@@ -10,6 +11,7 @@ import ml_collections
 from adjoint import report
 from adjoint import targets
 from common import cli
+from common import jit_cache
 from common import parallel
 from common import networks
 
@@ -36,12 +38,14 @@ class Run(NamedTuple):
 
 
 def start_run(sampler_flags: SamplerFlags, method: str, config) -> Run:
-  """After validation: one XLA device per core, the output folder with config.json, the target
-  and the keys of training and of the final samples."""
+  """After validation: one XLA device per core, the output folder with config.json, the
+  compilation cache ``<file_path>/.jax_cache``, the target and the keys of training and of the
+  final samples."""
   parallel.use_all_cpu_cores()  # before the first array is made
   energy = sampler_flags.energy.value
   folder = cli.make_output_dir(
       sampler_flags.file_path.value, sampler_flags.expe_name.value or f"{method}_{energy}")
+  jit_cache.enable(os.path.join(sampler_flags.file_path.value, ".jax_cache"))
   cli.write_config(folder, {"energy": energy, **config.to_dict()})
   key_train, key_samples = jax.random.split(jax.random.key(config.seed))
   return Run(folder, targets.make_target(energy, config), key_train, key_samples)

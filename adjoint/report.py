@@ -16,7 +16,7 @@ from common import quadrature
 def target_density_on_grid(target: targets.Target, half_width: float, spacing: float):
   """exp(−E) of the target in original coordinates on a midpoint grid, normalised on the grid."""
   grid = quadrature.midpoint_grid(half_width, spacing)
-  energies = jax.vmap(target.original_energy)(jnp.asarray(grid.points, jnp.float32))
+  energies = jax.jit(jax.vmap(target.original_energy))(jnp.asarray(grid.points, jnp.float32))
   density = np.exp(-(np.asarray(energies, np.float64) - np.min(energies)))
   density /= density.sum() * grid.cell_area
   n = grid.axis.shape[0]

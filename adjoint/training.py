@@ -6,6 +6,7 @@ import jax
 
 from common import cli
 from common import loops
+from common import parallel
 
 
 def make_epoch_runner(step: Callable[..., tuple[Any, Any]]):
@@ -38,6 +39,8 @@ def run_epochs(
     if report is not None:
       report(done, loss=infos.loss[-1])
 
+  # Replicated in, replicated out (``common.parallel``): every chunk reuses one compilation.
+  carry = parallel.replicate((key, state, tuple(args)))
   (key, state, _), infos = loops.scan_in_chunks(
-      runner, (key, state, tuple(args)), num_epochs, min(chunk_size, num_epochs), on_chunk)
+      runner, carry, num_epochs, min(chunk_size, num_epochs), on_chunk)
   return key, state, infos

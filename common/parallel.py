@@ -6,6 +6,7 @@ into one CPU device per core, a batch whose rows are sharded over the devices ru
 """
 
 import os
+from typing import Any
 
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -24,13 +25,34 @@ def use_all_cpu_cores() -> None:
     os.environ["XLA_FLAGS"] = f"{flags} {_DEVICE_COUNT_FLAG}={os.cpu_count() or 1}".strip()
 
 
+def _sharding(spec: PartitionSpec) -> NamedSharding:
+  return NamedSharding(Mesh(np.array(jax.devices()), ("rows",)), spec)
+
+
 def shard_rows(x: jax.Array) -> jax.Array:
   """Constrains ``x`` to be split by rows over all devices (inside ``jit``).
 
   A no-op on one device, or when the rows do not divide evenly among the devices.
   """
-  devices = jax.devices()
-  if len(devices) == 1 or x.shape[0] % len(devices):
+  num_devices = jax.device_count()
+  if num_devices == 1 or x.shape[0] % num_devices:
     return x
-  mesh = Mesh(np.array(devices), ("rows",))
-  return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec("rows")))
+  return jax.lax.with_sharding_constraint(x, _sharding(PartitionSpec("rows")))
+
+
+def gather_rows(x: jax.Array) -> jax.Array:
+  """Constrains ``x`` to be whole on every device (inside ``jit``), e.g. after ``shard_rows``.
+
+  Keeping everything but the sharded work replicated keeps a jitted loop's outputs laid out like
+  its inputs (see ``replicate``), so calling it again does not recompile.
+  """
+  if jax.device_count() == 1:
+    return x
+  return jax.lax.with_sharding_constraint(x, _sharding(PartitionSpec()))
+
+
+def replicate(tree: Any) -> Any:
+  """Puts every array of ``tree`` whole on every device (outside ``jit``); a no-op on one."""
+  if jax.device_count() == 1:
+    return tree
+  return jax.device_put(tree, _sharding(PartitionSpec()))
