@@ -61,7 +61,7 @@ def main(argv):
   params = network.init(jax.random.key(0), jnp.zeros(()), jnp.zeros((1, target.dim)))
   state = algorithm.init(params, target.dim)
   runner = training.make_epoch_runner(algorithm.step)
-  carry = (jax.random.key(1), state, ())
+  carry = parallel.replicate((jax.random.key(1), state, ()))  # as training.run_epochs does
 
   start = time.perf_counter()
   carry, _ = runner(carry, _EPOCHS.value)
