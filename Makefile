@@ -24,3 +24,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf runs .pytest_cache
+
+.PHONY: bench-adjoint
+bench-adjoint: $(STAMP)
+	$(PY) benchmarks/adjoint.py

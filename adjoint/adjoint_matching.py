@@ -1,0 +1,148 @@
+"""Reciprocal Adjoint Matching: the training epoch of Adjoint Sampling (Havens et al. 2025).
+
+For the base process dX = σ(t) dW, the optimal control of the SOC problem with terminal cost g
+has u*(t, x) = −σ(t) E[∇g(X₁) | X_t = x] under the optimal process, whose paths given (X₀, X₁)
+are base-process bridges (the reciprocal property). Hence the regression (Havens et al. 2025,
+eq. 15, written for f = u/σ as in ``adjoint.controlled_sde``):
+
+    L(θ) = E_{(X₀, X₁, a) ~ buffer, t ~ U[0,1], X_t ~ bridge} ½‖u_θ(t, X_t)/σ(t) + a‖²,
+
+where the adjoint a = ∇g(X₁) is computed once, when the endpoint enters the buffer. Adjoint
+Sampling takes X₀ = 0 and g = E + log p₁^base, i.e. a = ∇E(X₁) − X₁/σ̄² (clipped); ASBS
+(Liu et al. 2025) takes a = ∇E(X₁) + h_φ(X₁) with a learned corrector (``adjoint.asbs_training``).
+
+One epoch: simulate ``num_paths`` paths without gradients, push (X₀, X₁, a) into a FIFO buffer,
+then take ``inner_steps`` optimiser steps on minibatches drawn from the buffer.
+"""
+
+from typing import Any, Callable, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import optax
+
+from adjoint import controlled_sde
+from common import replay_buffer
+from common import schedules
+
+PriorSampler = Callable[[jax.Array, int], jax.Array]  # (key, n) -> X₀ of shape (n, d)
+TerminalAdjoint = Callable[..., jax.Array]  # (X₁ (n, d), *args) -> a (n, d)
+
+
+class Transition(NamedTuple):
+  """One buffer item: a path's endpoints and the adjoint at its end."""
+  x0: jax.Array
+  x1: jax.Array
+  adjoint: jax.Array
+
+
+class AdjointMatchingState(NamedTuple):
+  params: Any  # trained by the optimiser
+  sampling_params: Any  # their exponential moving average, which simulates the paths
+  num_updates: jax.Array  # optimiser steps taken so far
+  opt_state: optax.OptState
+  buffer: replay_buffer.ReplayBuffer
+
+
+class AdjointMatchingInfo(NamedTuple):
+  loss: jax.Array  # mean over the epoch's optimiser steps
+  sample_mean: jax.Array  # (d,), mean of the epoch's X₁ in observed coordinates
+  sample_std: jax.Array  # (d,)
+
+
+class Algorithm(NamedTuple):
+  init: Callable[..., Any]
+  step: Callable[..., tuple[Any, Any]]
+
+
+def matching_loss(
+    params: Any,
+    apply_fn: controlled_sde.ScaledControlFn,
+    schedule: schedules.GeometricSchedule,
+    key: jax.Array,
+    batch: Transition,
+) -> jax.Array:
+  """½ E‖f_θ(t, X_t) + a‖², t ~ U[0, 1], X_t from the bridge between the batch's X₀ and X₁."""
+  key_time, key_bridge = jax.random.split(key)
+  t = jax.random.uniform(key_time, batch.x1.shape[:1], batch.x1.dtype)
+  xt = schedules.sample_bridge(key_bridge, schedule, t, batch.x0, batch.x1)
+  residual = apply_fn(params, t, xt) + batch.adjoint
+  return jnp.mean(0.5 * jnp.sum(residual**2, axis=-1))
+
+
+def adjoint_matching(
+    apply_fn: controlled_sde.ScaledControlFn,
+    schedule: schedules.GeometricSchedule,
+    optimizer: optax.GradientTransformation,
+    sample_prior: PriorSampler,
+    terminal_adjoint: TerminalAdjoint,
+    *,
+    num_paths: int,
+    num_steps: int,
+    inner_steps: int,
+    batch_size: int,
+    buffer_capacity: int,
+    ema_decay: float = 0.0,
+    observe: Callable[[jax.Array], jax.Array] = lambda x: x,
+) -> Algorithm:
+  """Adjoint matching by epochs, as ``init(params) -> state`` and ``step(key, state, *args)``.
+
+  Args:
+    apply_fn: f_θ(params, t, x), the control divided by σ(t).
+    schedule: the noise schedule σ(t).
+    optimizer: an optax transformation (Adam in the papers).
+    sample_prior: draws X₀.
+    terminal_adjoint: a(X₁, *args), the regression target; ``*args`` of ``step`` go to it (e.g.
+      the corrector parameters of ASBS), so they may change between epochs without recompiling.
+    num_paths: paths simulated per epoch.
+    num_steps: Euler–Maruyama steps per path.
+    inner_steps: optimiser steps per epoch.
+    batch_size: buffer items per optimiser step.
+    buffer_capacity: FIFO buffer size (≥ ``num_paths``).
+    ema_decay: paths are simulated with the moving average θ̄ ← d θ̄ + (1 − d) θ of the
+      parameters, updated after the n-th optimiser step with d = min(ema_decay, (1 + n)/(10 + n))
+      so that early parameters are forgotten fast (ema_decay = 0: the parameters themselves). The
+      mode weights of a multimodal target sit on a nearly neutral direction of the matching
+      fixed point, so minibatch noise in θ makes them drift; averaging damps that noise.
+    observe: maps X₁ to the coordinates in which the info's mean/std are reported.
+
+  Returns:
+    ``Algorithm(init, step)``; ``step(key, state, *args) -> (state, AdjointMatchingInfo)``.
+  """
+  if buffer_capacity < num_paths:
+    raise ValueError(f"buffer_capacity {buffer_capacity} < num_paths {num_paths}")
+  loss_and_grad = jax.value_and_grad(matching_loss)
+
+  def init(params: Any, dim: int, dtype=jnp.float32) -> AdjointMatchingState:
+    zero = jnp.zeros((dim,), dtype)
+    buffer = replay_buffer.init(Transition(zero, zero, zero), buffer_capacity)
+    return AdjointMatchingState(params, params, jnp.zeros((), jnp.int32), optimizer.init(params),
+                                buffer)
+
+  def optimiser_step(carry, key):
+    params, sampling_params, num_updates, opt_state, buffer = carry
+    key_batch, key_loss = jax.random.split(key)
+    batch = replay_buffer.sample(key_batch, buffer, batch_size)
+    loss, grads = loss_and_grad(params, apply_fn, schedule, key_loss, batch)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    params = optax.apply_updates(params, updates)
+    decay = jnp.minimum(ema_decay, (1.0 + num_updates) / (10.0 + num_updates))
+    sampling_params = optax.incremental_update(params, sampling_params, 1.0 - decay)
+    return (params, sampling_params, num_updates + 1, opt_state, buffer), loss
+
+  def step(key: jax.Array, state: AdjointMatchingState, *adjoint_args):
+    key_prior, key_paths, key_train = jax.random.split(key, 3)
+    x0 = sample_prior(key_prior, num_paths)
+    x1 = controlled_sde.simulate(
+        key_paths, apply_fn, state.sampling_params, schedule, x0, num_steps)
+    adjoint = terminal_adjoint(x1, *adjoint_args)
+    chex.assert_equal_shape([x0, x1, adjoint])
+    buffer = replay_buffer.add(state.buffer, Transition(x0, x1, adjoint))
+    carry = (state.params, state.sampling_params, state.num_updates, state.opt_state, buffer)
+    carry, losses = jax.lax.scan(optimiser_step, carry, jax.random.split(key_train, inner_steps))
+    observed = observe(x1)
+    info = AdjointMatchingInfo(jnp.mean(losses), jnp.mean(observed, 0), jnp.std(observed, 0))
+    return AdjointMatchingState(*carry), info
+
+  return Algorithm(init, step)

@@ -1,0 +1,74 @@
+"""Flags and checks shared by the 2-D entry points (``adjoint.adjoint``, ``adjoint.asbs``)."""
+
+import time
+from typing import NamedTuple
+
+from absl import flags
+import jax
+import ml_collections
+
+from adjoint import report
+from adjoint import targets
+from common import cli
+from common import parallel
+from common import networks
+
+
+class SamplerFlags(NamedTuple):
+  energy: flags.FlagHolder
+  file_path: flags.FlagHolder
+  expe_name: flags.FlagHolder
+
+
+def define_sampler_flags(method: str) -> SamplerFlags:
+  """``--energy``, ``--file_path`` and ``--expe_name`` (default ``<method>_<energy>``)."""
+  return SamplerFlags(
+      flags.DEFINE_enum("energy", "gmm", list(targets.ENERGIES), "Target energy."),
+      flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs."),
+      flags.DEFINE_string("expe_name", None, f"Output subfolder (default {method}_<energy>)."))
+
+
+class Run(NamedTuple):
+  folder: str
+  target: targets.Target
+  key_train: jax.Array
+  key_samples: jax.Array
+
+
+def start_run(sampler_flags: SamplerFlags, method: str, config) -> Run:
+  """After validation: one XLA device per core, the output folder with config.json, the target
+  and the keys of training and of the final samples. (``common.cli.run`` has already turned on
+  the persistent compilation cache.)"""
+  parallel.use_all_cpu_cores()  # before the first array is made
+  energy = sampler_flags.energy.value
+  folder = cli.make_output_dir(
+      sampler_flags.file_path.value, sampler_flags.expe_name.value or f"{method}_{energy}")
+  cli.write_config(folder, {"energy": energy, **config.to_dict()})
+  key_train, key_samples = jax.random.split(jax.random.key(config.seed))
+  return Run(folder, targets.make_target(energy, config), key_train, key_samples)
+
+
+def finish_run(run: Run, method: str, samples, histories, metrics, start_time: float) -> None:
+  """Writes the outputs (``adjoint.report``) and prints the metrics and the wall time."""
+  metrics = {**metrics, "wall_time_s": time.perf_counter() - start_time}
+  png = report.write_2d_outputs(run.folder, method, run.target, samples, histories, metrics)
+  print(" | ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+  print(f"wrote {png}; wall time {time.perf_counter() - start_time:.1f} s from process start")
+
+
+def check_sampler_config(config: ml_collections.ConfigDict) -> None:
+  """The schedule, simulation, training and network fields common to both samplers."""
+  for name in ("num_steps", "n_paths", "n_inner_loop", "batch_size", "buffer_size",
+               "chunk_size", "num_samples"):
+    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check(0 < config.sigma_min < config.sigma_max, "config.sigma_min",
+            "need 0 < sigma_min < sigma_max")
+  cli.check(config.buffer_size >= config.n_paths, "config.buffer_size", "must be >= n_paths")
+  cli.check(config.learning_rate > 0, "config.learning_rate", "must be positive")
+  cli.check(config.well_scale > 0, "config.well_scale", "must be positive")
+  cli.check(config.max_adjoint_norm is None or config.max_adjoint_norm > 0,
+            "config.max_adjoint_norm", "must be positive or None")
+  cli.check(len(config.hidden_sizes) > 0, "config.hidden_sizes", "needs at least one layer")
+  cli.check(config.activation in networks.ACTIVATIONS, "config.activation",
+            f"must be one of {sorted(networks.ACTIVATIONS)}")
+  cli.check(0.0 <= config.ema_decay < 1.0, "config.ema_decay", "must be in [0, 1)")

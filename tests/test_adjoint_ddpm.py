@@ -1,0 +1,72 @@
+"""The 1-D DDPM / DDIM of Nakkiran et al. (2024) against closed forms, with the default config."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from adjoint import nakkiran_ddpm
+from adjoint import training
+from common import networks
+from configs import ddpm as ddpm_config
+
+
+def _closed_form_std(setup, start_variance, deterministic):
+  """Std of the sampler's output when f = f* exactly (a linear recursion on the variance)."""
+  variance, dt = start_variance, setup.dt
+  for t in dt * np.arange(setup.num_steps, 0, -1):
+    shrink = (setup.target_variance + t - dt) / (setup.target_variance + t)
+    if deterministic:
+      lam = np.sqrt(t) / (np.sqrt(max(t - dt, 0.0)) + np.sqrt(t))
+      variance *= (1.0 + lam * (shrink - 1.0)) ** 2
+    else:
+      variance = shrink**2 * variance + setup.sigma_q**2 * dt
+  return np.sqrt(variance)
+
+
+@pytest.fixture(scope="module")
+def trained():
+  config = ddpm_config.get_config()
+  setup = nakkiran_ddpm.DiffusionSetup(config.target_variance, config.sigma_q, config.dt)
+  network = networks.FourierTimeMLP(
+      tuple(config.hidden_sizes), 1, config.num_frequencies, config.activation)
+  optimizer = optax.adam(optax.cosine_decay_schedule(
+      config.learning_rate, config.num_epochs * config.steps_per_epoch))
+  init, step = nakkiran_ddpm.ddpm_training(
+      network.apply, setup, optimizer, steps_per_epoch=config.steps_per_epoch,
+      batch_size=config.batch_size, num_monitor=1000, start=config.start)
+  params = network.init(jax.random.key(0), jnp.zeros(()), jnp.zeros((1, 1)))
+  _, state, infos = training.run_epochs(
+      training.make_epoch_runner(step), jax.random.key(1), init(params), (), config.num_epochs,
+      config.chunk_size, progress=False)
+  return setup, network.apply, state.params, infos
+
+
+def test_closed_forms_of_the_issue():
+  setup = nakkiran_ddpm.DiffusionSetup(1.0, 1.0, 0.1)
+  np.testing.assert_allclose(_closed_form_std(setup, 2.0, False), 1.019, atol=5e-4)
+  np.testing.assert_allclose(_closed_form_std(setup, 1.0, False), 0.888, atol=5e-4)
+  np.testing.assert_allclose(nakkiran_ddpm.optimal_denoiser(setup, 2.0, 0.5), 2.0 * 1.4 / 1.5)
+
+
+def test_learned_denoiser_matches_closed_form(trained):
+  setup, apply_fn, params, infos = trained
+  assert infos.loss[-1] < infos.loss[0]
+  xs = jnp.linspace(-3.0, 3.0, 61)[:, None]
+  for t in setup.dt * np.arange(1, setup.num_steps + 1):
+    learned = apply_fn(params, jnp.float32(t), xs)
+    exact = nakkiran_ddpm.optimal_denoiser(setup, xs, t)
+    assert float(jnp.max(jnp.abs(learned - exact)) / jnp.max(jnp.abs(exact))) < 0.02, t
+
+
+@pytest.mark.parametrize("start, deterministic, expected", [
+    ("exact", False, 1.019), ("tutorial", False, 0.888), ("exact", True, None)])
+def test_sample_std(trained, start, deterministic, expected):
+  setup, apply_fn, params, _ = trained
+  if expected is None:  # DDIM: the value of the same recursion with f = f*, 0.938
+    expected = _closed_form_std(setup, 2.0, True)
+  draws = nakkiran_ddpm.sample(
+      jax.random.key(7), apply_fn, params, setup, 200_000, start, deterministic)
+  np.testing.assert_allclose(np.std(draws), expected, atol=0.02)
+  np.testing.assert_allclose(np.mean(draws), 0.0, atol=0.02)
