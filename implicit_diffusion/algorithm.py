@@ -130,10 +130,10 @@ def implicit_diffusion(
     if not warm_start:
       key_init, key = jax.random.split(key)
       particles = jax.random.normal(key_init, particles.shape)
-    # One step uses the key as is, so that T = 1 (warm) is the single loop exactly.
-    keys = key[None] if inner_steps == 1 and warm_start else jax.random.split(key, inner_steps)
-    chain, _ = jax.lax.scan(lambda s, k: langevin.step(k, s, theta),
-                            langevin.init(particles), keys)
+    if inner_steps == 1 and warm_start:  # the single loop: one step, on the key as is
+      return langevin.step(key, langevin.init(particles), theta)[0].position
+    chain, _ = jax.lax.scan(lambda s, k: langevin.step(k, s, theta), langevin.init(particles),
+                            jax.random.split(key, inner_steps))
     return chain.position
 
   def step(key: jax.Array, state: State) -> tuple[State, Info]:

@@ -42,4 +42,5 @@ def save_summary(path, reward_fn, theta_init, theta_final, histories, initial_pa
     density /= grid.cell_area
     plotting.plot_density_2d(ax, density.reshape(shape), grid.axis, title=title, points=points,
                              max_points=300, overlay=reward_field, overlay_levels=levels)
-  return plotting.save_figure(fig, path)
+  fig.subplots_adjust(left=0.05, right=0.99, bottom=0.14, top=0.9, wspace=0.28)
+  return plotting.save_figure(fig, path, tight=False)
