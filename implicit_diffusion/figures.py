@@ -3,6 +3,7 @@
 import jax
 import numpy as np
 
+from common import loops
 from common import plotting
 from common import quadrature
 from implicit_diffusion import algorithm as algo
@@ -32,7 +33,8 @@ def save_summary(path, reward_fn, theta_init, theta_final, histories, initial_pa
                        ylabel="softmax(theta)", title="Mixture weights")
   grid = quadrature.midpoint_grid(_LIMIT, _SPACING)
   shape = (grid.axis.size, grid.axis.size)
-  reward_field = np.asarray(jax.jit(jax.vmap(reward_fn))(grid.points.astype(np.float32)))
+  reward_field = np.asarray(loops.jit_run_once(jax.vmap(reward_fn))(
+      grid.points.astype(np.float32)))
   reward_field = reward_field.reshape(shape)
   levels = np.max(reward_field) * np.array([0.25, 0.5, 0.75])
   centres = np.asarray(algo.CENTRES, np.float64)
