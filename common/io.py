@@ -56,3 +56,17 @@ def save_histories(folder: str, histories: Mapping[str, Any], suffix: str = "") 
     save_npy(path, values)
     paths.append(path)
   return paths
+
+
+def save_params(path: str, params: Any) -> None:
+  """Writes a PyTree of arrays with flax serialisation (msgpack) atomically."""
+  from flax import serialization  # pylint: disable=g-import-not-at-top
+  with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    f.write(serialization.to_bytes(params))
+
+
+def load_params(path: str, template: Any) -> Any:
+  """Reads ``save_params`` output into the structure (and dtypes) of ``template``."""
+  from flax import serialization  # pylint: disable=g-import-not-at-top
+  with open(path, "rb") as f:
+    return serialization.from_bytes(template, f.read())

@@ -1,0 +1,101 @@
+"""The digits DDPM and classifier, trained once and cached in a model folder.
+
+``train_or_load_ddpm`` / ``train_or_load_classifier`` look for the weights in ``model_dir``
+(flax serialisation, one file per setting, e.g. ``ddpm_steps6000_seed0.msgpack``) and train and
+save them only when absent, so ``reward_guidance`` and ``dxmi`` share one pretrained model.
+
+``python -m common.pretrain_digits`` trains or loads both and evaluates the DDPM.
+"""
+
+import os
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from common import ddpm
+from common import digit_metrics
+from common import digits
+from common import fitting
+from common import io
+
+DDPM_STEPS = 6000
+DDPM_BATCH = 128
+DDPM_LEARNING_RATE = 1e-3
+CLASSIFIER_STEPS = 2000
+CLASSIFIER_BATCH = 128
+CLASSIFIER_LEARNING_RATE = 1e-3
+DEFAULT_MODEL_DIR = os.path.join("runs", "digits_models")
+
+
+def ddpm_network() -> ddpm.ResidualMLP:
+  """164 → 512, 5 pre-LN residual GELU blocks, LayerNorm, → 64."""
+  return ddpm.ResidualMLP(digits.DIM)
+
+
+def ddpm_schedule() -> ddpm.DiscreteSchedule:
+  """β linear 1e-4 → 0.02 over 1000 steps."""
+  return ddpm.linear_schedule(1000, 1e-4, 0.02)
+
+
+def eps_fn(params: Any) -> ddpm.EpsFn:
+  """ε̂(x, t) of the digits DDPM with ``params``, for the samplers of ``common.ddpm``."""
+  network = ddpm_network()
+  return lambda x, t: network.apply(params, x, jnp.asarray(t, jnp.float32))
+
+
+def _train_or_load(path: str, template: Any, train: Callable[[], tuple[Any, dict]], what: str,
+                   log: Callable[[str], None]) -> Any:
+  if os.path.isfile(path):
+    log(f"loaded {what} from {path}")
+    return io.load_params(path, template)
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  start = time.perf_counter()
+  params, info = train()
+  info = dict(info, train_wall_time_s=time.perf_counter() - start)
+  io.save_params(path, params)
+  io.save_json(os.path.splitext(path)[0] + ".json", info)
+  log(f"trained {what} in {info['train_wall_time_s']:.0f} s; saved to {path}")
+  return params
+
+
+def train_or_load_ddpm(model_dir: str = DEFAULT_MODEL_DIR, num_steps: int = DDPM_STEPS,
+                       seed: int = 0, log: Callable[[str], None] = print) -> Any:
+  """The digits DDPM (ε-prediction, Adam 1e-3, batch 128), from the cache or trained now."""
+  key_init, key_fit = jax.random.split(jax.random.key(seed))
+  template = ddpm_network().init(key_init, jnp.zeros((1, digits.DIM)), jnp.zeros(()))
+  schedule = ddpm_schedule()
+
+  def train():
+    loss = lambda p, k, batch: ddpm.eps_loss(ddpm_network().apply, p, schedule, k, batch[0])
+    params, losses = fitting.fit(key_fit, template, loss, optax.adam(DDPM_LEARNING_RATE),
+                                 (digits.load().x_train,), batch_size=DDPM_BATCH,
+                                 num_steps=num_steps, chunk_size=500, label="ddpm step")
+    return params, {"num_steps": num_steps, "seed": seed,
+                    "final_loss_mean_last_500": float(losses[-500:].mean())}
+
+  path = os.path.join(model_dir, f"ddpm_steps{num_steps}_seed{seed}.msgpack")
+  return _train_or_load(path, template, train, "the digits DDPM", log)
+
+
+def train_or_load_classifier(model_dir: str = DEFAULT_MODEL_DIR, seed: int = 0,
+                             log: Callable[[str], None] = print) -> Any:
+  """The metric classifier (cross-entropy, Adam 1e-3, batch 128, 2000 steps)."""
+  key_init, key_fit = jax.random.split(jax.random.key(seed))
+  template = digit_metrics.Classifier().init(key_init, jnp.zeros((1, digits.DIM)))
+
+  def train():
+    data = digits.load()
+    params, losses = fitting.fit(
+        key_fit, template, digit_metrics.classifier_loss, optax.adam(CLASSIFIER_LEARNING_RATE),
+        (data.x_train, data.y_train), batch_size=CLASSIFIER_BATCH, num_steps=CLASSIFIER_STEPS,
+        label=None)
+    logits = digit_metrics.Classifier().apply(params, jnp.asarray(data.x_test))
+    accuracy = float(jnp.mean(jnp.argmax(logits, axis=1) == data.y_test))
+    return params, {"seed": seed, "test_accuracy": accuracy,
+                    "final_loss": float(losses[-100:].mean())}
+
+  path = os.path.join(model_dir, f"classifier_seed{seed}.msgpack")
+  return _train_or_load(path, template, train, "the digit classifier", log)

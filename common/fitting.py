@@ -1,0 +1,58 @@
+"""Minibatch training of a loss ``loss_fn(params, key, batch)`` by optax, in compiled chunks.
+
+Batches are drawn on the device (rows with replacement), so a whole chunk of optimiser steps is
+one ``lax.scan`` and the host sees the losses once per chunk (``common.loops``).
+"""
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from common import cli
+from common import loops
+
+LossFn = Callable[[Any, jax.Array, tuple[jax.Array, ...]], jax.Array]
+
+
+class FitState(NamedTuple):
+  key: jax.Array
+  params: Any
+  opt_state: optax.OptState
+
+
+def fit(key: jax.Array, params: Any, loss_fn: LossFn, optimizer: optax.GradientTransformation,
+        data: tuple[jax.Array, ...], *, batch_size: int, num_steps: int, chunk_size: int = 500,
+        label: str | None = "step") -> tuple[Any, np.ndarray]:
+  """Runs ``num_steps`` Adam-style steps; returns (params, per-step losses (num_steps,)).
+
+  Args:
+    key: randomness of the batches and of ``loss_fn``.
+    params: initial parameters.
+    loss_fn: ``loss_fn(params, key, batch)`` with ``batch`` rows of every array of ``data``.
+    optimizer: an optax transformation.
+    data: arrays with one leading size N.
+    batch_size: rows per step.
+    num_steps: optimiser steps.
+    chunk_size: steps per compiled call (progress is printed per chunk).
+    label: progress label; None prints nothing.
+  """
+  data = tuple(jnp.asarray(a) for a in data)
+  num_rows = data[0].shape[0]
+  loss_and_grad = jax.value_and_grad(loss_fn)
+
+  def step(state: FitState) -> tuple[FitState, jax.Array]:
+    key, key_rows, key_loss = jax.random.split(state.key, 3)
+    rows = jax.random.randint(key_rows, (batch_size,), 0, num_rows)
+    loss, grads = loss_and_grad(state.params, key_loss, tuple(a[rows] for a in data))
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    return FitState(key, optax.apply_updates(state.params, updates), opt_state), loss
+
+  report = cli.Progress(num_steps, label) if label else None
+  on_chunk = (lambda done, losses: report(done, loss=losses[-1])) if report else None
+  state, losses = loops.scan_in_chunks(
+      loops.make_chunk_runner(step), FitState(key, params, optimizer.init(params)), num_steps,
+      min(chunk_size, num_steps), on_chunk)
+  return state.params, losses
