@@ -23,6 +23,8 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from common import ddpm
+
 Spacing = Literal["linear", "quadratic"]
 
 LAST_STEP_STD = 0.001
@@ -39,12 +41,6 @@ class ReducedSchedule(NamedTuple):
   eps_coef: np.ndarray  # (S,)
   std: np.ndarray  # (S,) s_i of the formula above (κ-scaled); the last is LAST_STEP_STD
   gamma_bar: np.ndarray  # (S,) Γ̄ in the chain's own (data-to-noise) order
-
-
-def linear_alphas_bar(num_steps: int = 1000, beta_start: float = _BETA_START,
-                      beta_end: float = 0.02) -> np.ndarray:
-  """ᾱ_t = Π_{s≤t} (1 − β_s) of the DDPM's linear β schedule (Ho et al. 2020, §4)."""
-  return np.cumprod(1.0 - np.linspace(beta_start, beta_end, num_steps))
 
 
 def _bisect_decreasing(f, low: float, high: float, target: float) -> float:
@@ -99,6 +95,11 @@ def continuous_steps(gamma_bar: np.ndarray, alphas_bar: np.ndarray) -> np.ndarra
   return np.clip(steps, 0.0, len(alphas_bar) - 1.0)
 
 
+def _alpha_bars_or_default(alphas_bar: np.ndarray | None) -> np.ndarray:
+  """The given ᾱ in float64, or the DDPM default (linear β 1e-4 → 0.02, T = 1000)."""
+  return ddpm.linear_alpha_bars() if alphas_bar is None else np.asarray(alphas_bar, np.float64)
+
+
 def _reduced(gamma_bar: np.ndarray, steps: np.ndarray, kappa: float) -> ReducedSchedule:
   """Coefficients of the reduced chain (module docstring) for levels Γ̄ in data-to-noise order."""
   if not 0.0 <= kappa <= 1.0:
@@ -116,7 +117,7 @@ def _reduced(gamma_bar: np.ndarray, steps: np.ndarray, kappa: float) -> ReducedS
 def var_schedule(num_steps: int, spacing: Spacing = "quadratic",
                  alphas_bar: np.ndarray | None = None, kappa: float = 1.0) -> ReducedSchedule:
   """FastDPM-VAR reduction of a DDPM to ``num_steps`` steps (defaults: linear β, T = 1000)."""
-  alphas_bar = linear_alphas_bar() if alphas_bar is None else np.asarray(alphas_bar, np.float64)
+  alphas_bar = _alpha_bars_or_default(alphas_bar)
   gamma_bar = np.cumprod(1.0 - var_variances(num_steps, spacing, alphas_bar))
   return _reduced(gamma_bar, continuous_steps(gamma_bar, alphas_bar), kappa)
 
@@ -127,7 +128,7 @@ def step_schedule(num_steps: int, spacing: Spacing = "quadratic",
 
   linear: every ⌊T/S⌋-th step from 0; quadratic: ⌊(linspace(0, √(0.8 T), S))²⌋.
   """
-  alphas_bar = linear_alphas_bar() if alphas_bar is None else np.asarray(alphas_bar, np.float64)
+  alphas_bar = _alpha_bars_or_default(alphas_bar)
   total = len(alphas_bar)
   if spacing == "linear":
     steps = np.arange(0, total, total // num_steps)[:num_steps]

@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
+from common import ddpm
 from common import fastdpm
 
 
 def test_var_quadratic_ten_steps():
-  alphas_bar = fastdpm.linear_alphas_bar()
+  alphas_bar = ddpm.linear_alpha_bars()
   eta = fastdpm.var_variances(10, "quadratic", alphas_bar)
   np.testing.assert_allclose(
       eta, [1e-4, 0.011025, 0.04, 0.087025, 0.1521, 0.235225, 0.3364, 0.455625, 0.5929, 0.748225],
@@ -38,7 +39,7 @@ def test_last_step_is_never_the_noisiest(spacing, num_steps):
 
 
 def test_continuous_steps_invert_integer_levels():
-  alphas_bar = fastdpm.linear_alphas_bar()
+  alphas_bar = ddpm.linear_alpha_bars()
   steps = np.array([0, 1, 17, 500, 998, 999])
   np.testing.assert_allclose(fastdpm.continuous_steps(alphas_bar[steps], alphas_bar), steps,
                              atol=1e-9)
@@ -46,7 +47,7 @@ def test_continuous_steps_invert_integer_levels():
 
 def test_kappa_one_is_the_ddpm_posterior_and_zero_is_deterministic():
   """With S = T the VAR chain is the DDPM itself: κ = 1 gives the posterior std √β̃_t."""
-  alphas_bar = fastdpm.linear_alphas_bar(50, 1e-4, 0.2)
+  alphas_bar = ddpm.linear_alpha_bars(50, 1e-4, 0.2)
   schedule = fastdpm.step_schedule(50, "linear", alphas_bar)
   betas = 1 - alphas_bar / np.append(1.0, alphas_bar[:-1])
   posterior_var = betas[1:] * (1 - alphas_bar[:-1]) / (1 - alphas_bar[1:])
