@@ -15,10 +15,8 @@ import time
 _START = time.perf_counter()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import flags
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 import optax
 from sklearn import metrics as sk_metrics
@@ -32,34 +30,22 @@ from common import io
 from common import metrics
 from common import networks
 from dxmi import algorithm
+from dxmi import entry
 from dxmi import figures
 from dxmi import training
 
-_CONFIG = config_flags.DEFINE_config_file("config", cli.config_file("dxmi_toy2d"))
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", "dxmi_toy2d", "Output subfolder.")
+_FLAGS = entry.define_flags("dxmi_toy2d", "dxmi_toy2d")
 
 
 def validate(config) -> None:
-  for name in ("num_modes", "pretrain_steps", "pretrain_batch", "num_steps", "iterations",
-               "batch_size", "chunk_size", "num_eval", "num_projections", "buffer_capacity"):
+  entry.check_algorithm_fields(config)
+  for name in ("num_modes", "pretrain_steps", "pretrain_batch", "num_eval", "num_projections",
+               "radius", "mode_std", "pretrain_lr", "uniform_half_width", "plain_beta_end",
+               "scratch_std"):
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
-  cli.check(config.num_steps >= 2, "config.num_steps", "must be at least 2")
-  for name in ("radius", "mode_std", "pretrain_lr", "value_lr", "sampler_lr",
-               "uniform_half_width", "plain_beta_end"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
-  for name in ("tau_entropy", "tau_velocity", "gamma"):
-    cli.check(getattr(config, name) >= 0, f"config.{name}", "must be non-negative")
   cli.check(config.plain_beta_end < 1, "config.plain_beta_end", "must be below 1")
   cli.check(config.policy_init in ("scratch", "fastdpm"), "config.policy_init",
             "must be 'scratch' or 'fastdpm'")
-  cli.check(config.scratch_std > 0, "config.scratch_std", "must be positive")
-  cli.check(config.spacing in ("linear", "quadratic"), "config.spacing",
-            "must be 'linear' or 'quadratic'")
-  cli.check(config.time_cost in ("sigmoid", "linear", "none"), "config.time_cost",
-            "must be 'sigmoid', 'linear' or 'none'")
-  cli.check(config.buffer_capacity >= config.batch_size * config.num_steps,
-            "config.buffer_capacity", "must hold one batch of transitions")
 
 
 def eight_gaussians(config) -> gaussian_mixture.GaussianMixture:
@@ -77,10 +63,7 @@ def energy_auc(energy: np.ndarray, energy_uniform: np.ndarray) -> float:
 
 def main(argv) -> None:
   del argv
-  config = _CONFIG.value
-  validate(config)
-  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
-  cli.write_config(folder, config.to_dict())
+  config, folder = entry.start(_FLAGS, validate)
   keys = jax.random.split(jax.random.key(config.seed), 8)
   mixture = eight_gaussians(config)
 
@@ -120,14 +103,7 @@ def main(argv) -> None:
   value_net = networks.FourierTimeMLP(tuple(config.value_hidden), 1, config.value_frequencies)
   value_fn = lambda p, x, t: value_net.apply(p, t / config.num_steps, x)[..., 0]
   value_params = value_net.init(keys[3], jnp.zeros((1,)), train_data[:1])
-  dxmi_config = algorithm.DxMIConfig(
-      tau_entropy=config.tau_entropy, tau_velocity=config.tau_velocity, gamma=config.gamma,
-      time_cost=config.time_cost, time_cost_value=config.time_cost_value,
-      running_cost_in_value=True, value_lr=config.value_lr, sampler_lr=config.sampler_lr,
-      log_std_lr_multiplier=config.log_std_lr_multiplier,
-      sampler_grad_clip=config.sampler_grad_clip, policy_batch=config.batch_size,
-      buffer_capacity=config.buffer_capacity)
-  dxmi = algorithm.dxmi(policy, value_fn, dxmi_config)
+  dxmi = algorithm.dxmi(policy, value_fn, entry.algorithm_config(config, True))
   initial_params = algorithm.init_sampler_params(net_params, start)
   state = dxmi.init(keys[4], initial_params, value_params)
 

@@ -16,10 +16,8 @@ import time
 _START = time.perf_counter()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import flags
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 
 from common import cli
@@ -29,39 +27,25 @@ from common import digits
 from common import io
 from dxmi import algorithm
 from dxmi import digits_sampler
+from dxmi import entry
 from dxmi import figures
 from dxmi import training
 
-_CONFIG = config_flags.DEFINE_config_file("config", cli.config_file("dxmi"))
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", "dxmi_digits", "Output subfolder.")
+_FLAGS = entry.define_flags("dxmi", "dxmi_digits")
 
 
 def validate(config) -> None:
-  for name in ("ddpm_steps", "iterations", "batch_size", "evaluate_every", "num_eval",
-               "chunk_size", "buffer_capacity"):
+  entry.check_algorithm_fields(config)
+  for name in ("ddpm_steps", "evaluate_every"):
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
-  cli.check(config.num_steps >= 2, "config.num_steps", "must be at least 2")
   cli.check(config.num_eval >= 2, "config.num_eval", "needs at least 2 samples for a covariance")
-  for name in ("value_lr", "sampler_lr", "log_std_lr_multiplier", "sampler_grad_clip"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
-  for name in ("tau_entropy", "tau_velocity", "gamma", "value_guidance"):
-    cli.check(getattr(config, name) >= 0, f"config.{name}", "must be non-negative")
-  cli.check(config.spacing in ("linear", "quadratic"), "config.spacing",
-            "must be 'linear' or 'quadratic'")
-  cli.check(config.time_cost in ("sigmoid", "linear", "none"), "config.time_cost",
-            "must be 'sigmoid', 'linear' or 'none'")
-  cli.check(config.buffer_capacity >= config.batch_size * config.num_steps,
-            "config.buffer_capacity", "must hold one batch of transitions")
+  cli.check(config.value_guidance >= 0, "config.value_guidance", "must be non-negative")
   cli.check(bool(config.model_dir), "config.model_dir", "must not be empty")
 
 
 def main(argv) -> None:
   del argv
-  config = _CONFIG.value
-  validate(config)
-  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
-  cli.write_config(folder, config.to_dict())
+  config, folder = entry.start(_FLAGS, validate)
   data = digits.load()
   evaluator = digit_metrics.Evaluator(digit_models.train_or_load_classifier(config.model_dir),
                                       data)
@@ -70,13 +54,7 @@ def main(argv) -> None:
   few_step, reduced = digits_sampler.policy(config.num_steps, config.spacing)
   energy_net, value_fn = digits_sampler.energy_network(tuple(config.value_hidden))
   keys = jax.random.split(jax.random.key(config.seed), 4)
-  dxmi = algorithm.dxmi(few_step, value_fn, algorithm.DxMIConfig(
-      tau_entropy=config.tau_entropy, tau_velocity=config.tau_velocity, gamma=config.gamma,
-      time_cost=config.time_cost, time_cost_value=config.time_cost_value,
-      value_lr=config.value_lr, sampler_lr=config.sampler_lr,
-      log_std_lr_multiplier=config.log_std_lr_multiplier,
-      sampler_grad_clip=config.sampler_grad_clip, policy_batch=config.batch_size,
-      buffer_capacity=config.buffer_capacity))
+  dxmi = algorithm.dxmi(few_step, value_fn, entry.algorithm_config(config, False))
   start_params = algorithm.init_sampler_params(net_params, reduced)
   state = dxmi.init(keys[0], start_params,
                     energy_net.init(keys[1], None, jnp.zeros((1, digits.DIM))))
