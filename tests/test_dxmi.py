@@ -61,6 +61,18 @@ def test_trajectory_moments_match_the_linear_chain():
   np.testing.assert_allclose(np.var(np.asarray(xs[-1])), variance, rtol=0.01)
 
 
+def test_value_guidance_is_minus_lambda_sigma_grad_v():
+  """x ← x − λ σ_t ∇V(x, t+1); for V = a_{t+1} ‖x‖²/2 the shift is −λ σ_t a_{t+1} x."""
+  _, schedule = _policy()
+  params = algorithm.init_sampler_params({"w": jnp.float32(0.0)}, schedule)
+  value = {"a": jnp.arange(1.0, 6.0), "b": jnp.float32(3.0)}
+  guidance = algorithm.value_guidance(_value_fn, value, params, strength=0.5)
+  x = jax.random.normal(jax.random.key(7), (4, DIM))
+  t = jnp.array([0, 1, 2, 3])
+  expected = -0.5 * schedule.std[np.asarray(t)][:, None] * np.arange(2.0, 6.0)[:, None] * x
+  np.testing.assert_allclose(guidance(x, t), expected, rtol=1e-5)
+
+
 def _setup(config):
   policy, schedule = _policy()
   dxmi = algorithm.dxmi(policy, _value_fn, config)
