@@ -29,7 +29,7 @@ _PREDICTOR_DIR = flags.DEFINE_string("predictor_dir", "runs/reward_guidance_pred
                                      "Output folder of reward_guidance.train.")
 _TARGETS = flags.DEFINE_list("targets", ["0", "1", "2", "4", "8"],
                              "Targets in data-std units above the dataset mean.")
-_GUIDANCES = flags.DEFINE_list("guidances", ["0", "1", "4"], "Guidance strengths G.")
+_GUIDANCES = flags.DEFINE_list("guidances", ["0", "8"], "Guidance strengths G.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Sampling seeds.")
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 300, "Images per run.")
 _BATCH_MEAN = flags.DEFINE_bool("batch_mean", False, "G divided by the batch size.")
