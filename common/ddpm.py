@@ -142,11 +142,12 @@ def ddim_timesteps(num_sampling_steps: int, num_steps: int) -> np.ndarray:
 
 
 def ddim_sample(eps_fn: EpsFn, schedule: DiscreteSchedule, timesteps: jax.Array,
-                x_init: jax.Array) -> jax.Array:
+                x_init: jax.Array, clip_x0: float | None = None) -> jax.Array:
   """Deterministic DDIM (η = 0) along ``timesteps`` (decreasing integers, ending at 0).
 
   x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t,  x_prev = √ᾱ_prev x̂₀ + √(1−ᾱ_prev) ε̂, with ᾱ_prev = 1 after
-  the last step, so the output is x̂₀ of step 0.
+  the last step, so the output is x̂₀ of step 0. ``clip_x0 = c`` clips x̂₀ to [−c, c] at every
+  step, keeping ε̂ as predicted (``clip_sample`` of the diffusers DDIM scheduler).
   """
   chex.assert_rank(x_init, 2)
   timesteps = jnp.asarray(timesteps)
@@ -157,6 +158,8 @@ def ddim_sample(eps_fn: EpsFn, schedule: DiscreteSchedule, timesteps: jax.Array,
     t, alpha_bar, alpha_bar_prev = inputs
     eps = eps_fn(x, t)
     x0_hat = (x - jnp.sqrt(1.0 - alpha_bar) * eps) / jnp.sqrt(alpha_bar)
+    if clip_x0 is not None:
+      x0_hat = jnp.clip(x0_hat, -clip_x0, clip_x0)
     return jnp.sqrt(alpha_bar_prev) * x0_hat + jnp.sqrt(1.0 - alpha_bar_prev) * eps, None
 
   x0, _ = jax.lax.scan(step, x_init, (timesteps, alpha_bars, alpha_bars_prev))

@@ -80,6 +80,10 @@ def nearest_distances(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
   return spatial.cKDTree(np.asarray(reference, np.float64)).query(np.asarray(x, np.float64))[0]
 
 
+METRIC_NAMES = ("clf_fd_train", "clf_fd_test", "pixel_fd_train", "class_entropy", "confidence",
+                "memorisation_ratio", "off_manifold_residual")
+
+
 class Evaluator:
   """Metrics of generated digits against the fixed split, with the reference statistics cached.
 
@@ -119,7 +123,12 @@ class Evaluator:
     return np.linalg.norm(centred - centred @ self.principal @ self.principal.T, axis=1)
 
   def __call__(self, samples: np.ndarray) -> Mapping[str, float]:
-    """clfFD (train, test), pixel FD (train), class entropy, confidence, memorisation, residual."""
+    """clfFD (train, test), pixel FD (train), class entropy, confidence, memorisation, residual.
+
+    All NaN when a sample is not finite.
+    """
+    if not np.isfinite(samples).all():
+      return dict.fromkeys(METRIC_NAMES, float("nan"))
     logits, features = self.logits_and_features(samples)
     stats = gaussian_fit(features)
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -1,0 +1,104 @@
+"""Loading a trained reward predictor and running / scoring guided samples (inference, sweep)."""
+
+import json
+import os
+from typing import Any, Callable, Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from common import ddpm
+from common import digit_metrics
+from common import digit_models
+from common import digits
+from common import io
+from reward_guidance import guidance
+from reward_guidance import rewards
+from reward_guidance import predictor
+
+
+CSV_KEYS = ["target", "guidance", "seed", "true_reward_mean", "true_reward_std",
+            "predicted_reward_mean", "predicted_reward_std", "gap_mean", "gap_std",
+            "true_reward_in_std", "confidence", "clf_fd_test", "off_manifold_residual"]
+
+
+class Pipeline(NamedTuple):
+  """Everything guided sampling needs, loaded from a predictor folder and the model cache."""
+  config: ml_collections.ConfigDict
+  predict: Callable[[jax.Array], jax.Array]
+  reward: rewards.Reward
+  reward_mean: float  # of the training digits' true rewards, for data-std units
+  reward_std: float
+  sample: Callable[..., jax.Array]  # (key, target, strength, num) -> (num, 64)
+  evaluator: digit_metrics.Evaluator
+
+
+def check_predictor_dir(folder: str) -> None:
+  from common import cli  # pylint: disable=g-import-not-at-top
+  for name in ("config.json", "predictor.msgpack", "reward.npz", "dataset_metrics.json"):
+    cli.check(os.path.isfile(os.path.join(folder, name)), "predictor_dir",
+              f"no {name} in {folder}; run reward_guidance.train first")
+
+
+def load(folder: str, batch_mean: bool) -> Pipeline:
+  """The pipeline of the predictor in ``folder`` (see ``reward_guidance.train``)."""
+  with open(os.path.join(folder, "config.json")) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  with open(os.path.join(folder, "dataset_metrics.json")) as f:
+    dataset = json.load(f)
+  model = predictor.network(config)
+  template = model.init(jax.random.key(0), jnp.zeros((1, digits.DIM)))
+  params = io.load_params(os.path.join(folder, "predictor.msgpack"), template)
+  predict = lambda x: model.apply(params, x)
+  ddpm_params = digit_models.train_or_load_ddpm(config.model_dir, config.ddpm_steps)
+  schedule = digit_models.ddpm_schedule()
+  timesteps = jnp.asarray(ddpm.ddim_timesteps(config.num_sampling_steps, schedule.num_steps))
+
+  def sample(key, target, strength, num):
+    x_init = jax.random.normal(key, (num, digits.DIM))
+    samples = guidance.sample(digit_models.eps_fn(ddpm_params), predict, schedule, timesteps,
+                              x_init, target, strength, batch_mean,
+                              1.0 if config.clip_denoised else None)
+    return jnp.clip(samples, -1.0, 1.0) if config.clip_output else samples
+
+  evaluator = digit_metrics.Evaluator(digit_models.train_or_load_classifier(config.model_dir),
+                                      digits.load(), config.pca_dim)
+  return Pipeline(config, jax.jit(predict), rewards.load(os.path.join(folder, "reward.npz"), config.model_dir),
+                  dataset["reward_mean"], dataset["reward_std"],
+                  jax.jit(sample, static_argnums=3), evaluator)
+
+
+def score(pipeline: Pipeline, samples: np.ndarray) -> tuple[Mapping[str, float], np.ndarray,
+                                                             np.ndarray]:
+  """(metrics, true rewards, predicted rewards) of samples; rewards also in data-std units."""
+  true = np.asarray(pipeline.reward(jnp.asarray(samples)), np.float64)
+  predicted = np.asarray(pipeline.predict(jnp.asarray(samples)), np.float64)
+  metrics = {}
+  for name, values in (("true_reward", true), ("predicted_reward", predicted),
+                       ("gap", predicted - true)):
+    metrics[f"{name}_mean"], metrics[f"{name}_std"] = float(values.mean()), float(values.std())
+  metrics["true_reward_in_std"] = (metrics["true_reward_mean"] - pipeline.reward_mean) / (
+      pipeline.reward_std)
+  metrics["predicted_reward_in_std"] = (metrics["predicted_reward_mean"]
+                                        - pipeline.reward_mean) / pipeline.reward_std
+  metrics["gap_in_std"] = metrics["gap_mean"] / pipeline.reward_std
+  metrics.update(pipeline.evaluator(samples))
+  return metrics, true, predicted
+
+
+def save_grid(path: str, samples: np.ndarray, true: np.ndarray, predicted: np.ndarray,
+              title: str, num: int = 48) -> str:
+  """The first ``num`` samples, each captioned with its true reward r and predicted μ."""
+  from common import plotting  # pylint: disable=g-import-not-at-top
+  fig, (ax,) = plotting.new_figure(1, panel_size=7.5)
+  captions = [f"{r:.2f}|{m:.2f}" for r, m in zip(true[:num], predicted[:num])]
+  digits.plot_grid(ax, samples[:num], 8, captions, fontsize=6)
+  ax.set_title(f"{title}\ncaptions: true r | predicted μ", fontsize=9)
+  return plotting.save_figure(fig, path)
+
+
+def csv_line(metrics: Mapping[str, Any], keys: list[str]) -> str:
+  return ",".join(f"{metrics[k]:.6g}" if isinstance(metrics[k], float) else str(metrics[k])
+                  for k in keys)

@@ -1,0 +1,100 @@
+"""``python -m reward_guidance.train``: the reward predictor μ_θ on noised digits.
+
+Reads the labels of ``reward_guidance.fake_dataset`` from ``--dataset_dir`` and trains the
+residual ConvNet of ``reward_guidance.predictor`` by MSE (Adam) on x_t with t drawn from the
+sampler's DDIM timestep list. Writes ``<file_path>/<expe_name>/``: config.json, predictor.msgpack
+(flax serialisation), hist_loss.npy, metrics.json (final loss, MSE on the test digits' true
+rewards at t = 0 and at the middle noise level), loss.png.
+"""
+
+import time
+
+_START = time.perf_counter()
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import os
+import shutil
+
+from absl import flags
+import jax
+import jax.numpy as jnp
+from ml_collections import config_flags
+import numpy as np
+import optax
+
+from common import cli
+from common import ddpm
+from common import digit_models
+from common import digits
+from common import fitting
+from common import io
+from common import plotting
+from reward_guidance import rewards
+from reward_guidance import predictor
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", default=os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
+                                   "reward_guidance.py"))
+_DATASET_DIR = flags.DEFINE_string("dataset_dir", "runs/reward_guidance_dataset",
+                                   "Output folder of reward_guidance.fake_dataset.")
+_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
+_EXPE_NAME = flags.DEFINE_string("expe_name", "reward_guidance_predictor", "Output subfolder.")
+
+
+def main(argv):
+  del argv
+  config = _CONFIG.value
+  for name in ("train_steps", "batch_size", "learning_rate", "channels", "num_blocks",
+               "num_sampling_steps"):
+    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check(1000 % config.num_sampling_steps == 0, "config.num_sampling_steps",
+            "must divide the DDPM's 1000 steps")
+  for name in ("reward.npz", "labels.npy"):
+    cli.check(os.path.isfile(os.path.join(_DATASET_DIR.value, name)), "dataset_dir",
+              f"no {name} in {_DATASET_DIR.value}; run reward_guidance.fake_dataset first")
+  labels = np.load(os.path.join(_DATASET_DIR.value, "labels.npy"))
+  data = digits.load()
+  cli.check(labels.shape == (data.x_train.shape[0],), "dataset_dir",
+            f"labels.npy has shape {labels.shape}; expected ({data.x_train.shape[0]},)")
+  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
+  cli.write_config(folder, dict(config.to_dict(), dataset_dir=_DATASET_DIR.value))
+  # The predictor's folder carries the reward, so inference needs only this folder.
+  shutil.copyfile(os.path.join(_DATASET_DIR.value, "reward.npz"),
+                  os.path.join(folder, "reward.npz"))
+  shutil.copyfile(os.path.join(_DATASET_DIR.value, "metrics.json"),
+                  os.path.join(folder, "dataset_metrics.json"))
+
+  model, schedule = predictor.network(config), digit_models.ddpm_schedule()
+  timesteps = jnp.asarray(ddpm.ddim_timesteps(config.num_sampling_steps, schedule.num_steps))
+  key_init, key_fit = jax.random.split(jax.random.key(config.seed))
+  params = model.init(key_init, jnp.zeros((1, digits.DIM)))
+  loss = lambda p, k, batch: predictor.noised_mse(model.apply, p, k, batch, schedule, timesteps)
+  params, losses = fitting.fit(key_fit, params, loss, optax.adam(config.learning_rate),
+                               (data.x_train, labels), batch_size=config.batch_size,
+                               num_steps=config.train_steps)
+  io.save_params(os.path.join(folder, "predictor.msgpack"), params)
+
+  reward = rewards.load(os.path.join(folder, "reward.npz"), config.model_dir)
+  true_test = np.asarray(reward(jnp.asarray(data.x_test)))
+  middle = int(timesteps[len(timesteps) // 2])
+  noisy_test = ddpm.noise(schedule, jnp.asarray(data.x_test), jnp.full((300,), middle),
+                          jax.random.normal(jax.random.key(config.seed + 1), data.x_test.shape))
+  metrics = {
+      "final_loss": float(losses[-100:].mean()),
+      "test_mse_t0": float(np.mean((np.asarray(model.apply(params, data.x_test)) - true_test)**2)),
+      f"test_mse_t{middle}": float(np.mean((np.asarray(model.apply(params, noisy_test))
+                                            - true_test) ** 2)),
+      "test_reward_var": float(true_test.var()),
+      "wall_time_s": time.perf_counter() - _START,
+  }
+  io.save_histories(folder, {"loss": losses})
+  io.save_json(os.path.join(folder, "metrics.json"), metrics)
+  fig, (ax,) = plotting.new_figure(1)
+  plotting.plot_curves(ax, {"noised MSE": losses}, ylabel="loss", logy=True,
+                       title="reward predictor")
+  plotting.save_figure(fig, os.path.join(folder, "loss.png"))
+  print(" | ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+
+
+if __name__ == "__main__":
+  cli.run(main)
