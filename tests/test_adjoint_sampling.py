@@ -58,8 +58,9 @@ def _check_gmm_samples(target, samples):
 
   Not its x-mean −1.0 ± 0.15: the x-mean is about −4 + 6·(fraction in the (2, 2) mode), so that
   bound asks for the mode weights to ±0.025. Matching losses see only ∇E, to which the mode
-  weights are a nearly neutral direction: they are set in the first epochs (the base law splits
-  0.55 / 0.45 between the two basins) and vary by seed; docs/RESULTS.md has the measurements.
+  weights are a nearly neutral direction: the first control, fitted to base draws, sends ~0.66
+  of the mass to the wider (2, 2) mode (``benchmarks/adjoint_modes.py``), and 200 epochs relax
+  it only to 0.5–0.6, varying by seed; docs/RESULTS.md has the measurements.
   """
   metrics = targets.sample_metrics(target, samples)
   np.testing.assert_allclose(metrics["x_std"], 3.24, atol=0.2)
