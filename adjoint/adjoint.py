@@ -15,11 +15,10 @@ import numpy as np
 
 from adjoint import adjoint_sampling
 from adjoint import entry_points
-from adjoint import paths
 from adjoint import targets
 from common import cli
 
-_CONFIG = config_flags.DEFINE_config_file("config", default=paths.config_file("adjoint"))
+_CONFIG = config_flags.DEFINE_config_file("config", default=cli.config_file("adjoint"))
 _FLAGS = entry_points.define_sampler_flags("adjoint")
 
 

@@ -17,11 +17,10 @@ from ml_collections import config_flags
 from adjoint import adjoint_sampling
 from adjoint import asbs_training
 from adjoint import entry_points
-from adjoint import paths
 from adjoint import targets
 from common import cli
 
-_CONFIG = config_flags.DEFINE_config_file("config", default=paths.config_file("asbs"))
+_CONFIG = config_flags.DEFINE_config_file("config", default=cli.config_file("asbs"))
 _FLAGS = entry_points.define_sampler_flags("asbs")
 
 

@@ -21,14 +21,13 @@ import numpy as np
 import optax
 
 from adjoint import nakkiran_ddpm
-from adjoint import paths
 from adjoint import training
 from common import cli
 from common import io
 from common import networks
 from common import plotting
 
-_CONFIG = config_flags.DEFINE_config_file("config", default=paths.config_file("ddpm"))
+_CONFIG = config_flags.DEFINE_config_file("config", default=cli.config_file("ddpm"))
 _FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
 _EXPE_NAME = flags.DEFINE_string("expe_name", "ddpm_gaussian", "Output subfolder.")
 
