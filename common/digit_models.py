@@ -25,7 +25,7 @@ DDPM_STEPS = 6000
 DDPM_BATCH = 128
 DDPM_LEARNING_RATE = 1e-3
 # Samples come from an exponential moving average of the weights: the last Adam iterate at 1e-3
-# scores clfFD 28 after 6000 steps, its average 4.4 (docs/RESULTS.md, "Digits core").
+# scores clfFD 27.9 after 6000 steps, its average 3.9 (docs/RESULTS.md, "Digits core").
 DDPM_EMA_DECAY = 0.999
 CLASSIFIER_STEPS = 2000
 CLASSIFIER_BATCH = 128
