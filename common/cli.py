@@ -126,6 +126,12 @@ def load_samples(path: str, flag: str, dim: int | None = None) -> np.ndarray:
   return samples.astype(np.float32)
 
 
+def config_file(name: str) -> str:
+  """``<repository>/configs/<name>.py``: the default of an entry point's ``--config`` flag."""
+  repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  return os.path.join(repository, "configs", f"{name}.py")
+
+
 def make_output_dir(file_path: str, expe_name: str) -> str:
   """Creates ``<file_path>/<expe_name>/`` (and parents) after checking it can be written.
 

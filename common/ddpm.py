@@ -37,11 +37,16 @@ def _from_alpha_bars(alpha_bars: np.ndarray) -> DiscreteSchedule:
   return DiscreteSchedule(jnp.asarray(betas, jnp.float32), jnp.asarray(alpha_bars, jnp.float32))
 
 
+def linear_alpha_bars(num_steps: int = 1000, beta_start: float = 1e-4,
+                      beta_end: float = 0.02) -> np.ndarray:
+  """ᾱ_t = Π_{s≤t} (1 − β_s), β linear from ``beta_start`` to ``beta_end``, in float64."""
+  return np.cumprod(1.0 - np.linspace(beta_start, beta_end, num_steps, dtype=np.float64))
+
+
 def linear_schedule(num_steps: int = 1000, beta_start: float = 1e-4,
                     beta_end: float = 0.02) -> DiscreteSchedule:
   """β linear from ``beta_start`` to ``beta_end`` (Ho et al. 2020, §4); ᾱ in float64 first."""
-  betas = np.linspace(beta_start, beta_end, num_steps, dtype=np.float64)
-  return _from_alpha_bars(np.cumprod(1.0 - betas))
+  return _from_alpha_bars(linear_alpha_bars(num_steps, beta_start, beta_end))
 
 
 def cosine_schedule(num_steps: int, offset: float = 0.008,

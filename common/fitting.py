@@ -21,12 +21,19 @@ class FitState(NamedTuple):
   key: jax.Array
   params: Any
   opt_state: optax.OptState
+  average: Any  # exponential moving average of params (a copy of params when not averaging)
 
 
 def fit(key: jax.Array, params: Any, loss_fn: LossFn, optimizer: optax.GradientTransformation,
         data: tuple[jax.Array, ...], *, batch_size: int, num_steps: int, chunk_size: int = 500,
-        label: str | None = "step") -> tuple[Any, np.ndarray]:
+        label: str | None = "step", ema_decay: float | None = None
+        ) -> tuple[Any, np.ndarray]:
   """Runs ``num_steps`` Adam-style steps; returns (params, per-step losses (num_steps,)).
+
+  With ``ema_decay`` = d the returned parameters are the exponential moving average
+  θ̄ ← d θ̄ + (1 − d) θ of the iterates (Polyak averaging, as every DDPM since Ho et al. 2020,
+  App. B, samples from): at a constant learning rate the last iterate of a diffusion model is
+  noisy enough to ruin its samples.
 
   Args:
     key: randomness of the batches and of ``loss_fn``.
@@ -38,7 +45,10 @@ def fit(key: jax.Array, params: Any, loss_fn: LossFn, optimizer: optax.GradientT
     num_steps: optimiser steps.
     chunk_size: steps per compiled call (progress is printed per chunk).
     label: progress label; None prints nothing.
+    ema_decay: None to return the last iterate, or the decay d ∈ [0, 1) of the average.
   """
+  if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
+    raise ValueError(f"ema_decay must lie in [0, 1), got {ema_decay}")
   data = tuple(jnp.asarray(a) for a in data)
   num_rows = data[0].shape[0]
   loss_and_grad = jax.value_and_grad(loss_fn)
@@ -48,11 +58,14 @@ def fit(key: jax.Array, params: Any, loss_fn: LossFn, optimizer: optax.GradientT
     rows = jax.random.randint(key_rows, (batch_size,), 0, num_rows)
     loss, grads = loss_and_grad(state.params, key_loss, tuple(a[rows] for a in data))
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    return FitState(key, optax.apply_updates(state.params, updates), opt_state), loss
+    params = optax.apply_updates(state.params, updates)
+    average = params if ema_decay is None else optax.incremental_update(
+        params, state.average, 1.0 - ema_decay)
+    return FitState(key, params, opt_state, average), loss
 
   report = cli.Progress(num_steps, label) if label else None
   on_chunk = (lambda done, losses: report(done, loss=losses[-1])) if report else None
   state, losses = loops.scan_in_chunks(
-      loops.make_chunk_runner(step), FitState(key, params, optimizer.init(params)), num_steps,
-      min(chunk_size, num_steps), on_chunk)
-  return state.params, losses
+      loops.make_chunk_runner(step), FitState(key, params, optimizer.init(params), params),
+      num_steps, min(chunk_size, num_steps), on_chunk)
+  return state.average, losses

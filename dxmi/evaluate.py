@@ -1,0 +1,121 @@
+"""``python -m dxmi.evaluate``: metrics and sample grids of the digits samplers side by side.
+
+Samplers: the DDPM with its 1000 ancestral steps, its FastDPM reductions to ``--num_steps``
+(VAR quadratic and linear, STEP quadratic), and, with ``--run_dir``, the DxMI sampler saved by
+``dxmi.train`` (``sampler.msgpack``) with and without value guidance (``--value_guidance``).
+Writes ``<file_path>/<expe_name>/``: config.json, metrics.json and metrics.csv (one row per
+sampler: clfFD against the training and test digits, pixel FD, class entropy, confidence,
+memorisation ratio, off-manifold residual), samples_<sampler>.npy and grid_<sampler>.png.
+"""
+
+import csv
+import json
+import os
+
+from absl import flags
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from common import cli
+from common import ddpm
+from common import digit_metrics
+from common import digit_models
+from common import digits
+from common import io
+from common import plotting
+from dxmi import algorithm
+from dxmi import digits_sampler
+
+_MODEL_DIR = flags.DEFINE_string("model_dir", digit_models.DEFAULT_MODEL_DIR,
+                                 "Cache of the trained DDPM and classifier.")
+_DDPM_STEPS = flags.DEFINE_integer("ddpm_steps", digit_models.DDPM_STEPS,
+                                   "Training steps of the cached DDPM to use.")
+_RUN_DIR = flags.DEFINE_string("run_dir", None, "A dxmi.train output folder (optional).")
+_NUM_STEPS = flags.DEFINE_integer("num_steps", 5, "Steps of the reduced samplers.")
+_NUM_SAMPLES = flags.DEFINE_integer("num_samples", digits.NUM_TRAIN, "Digits per sampler.")
+_VALUE_GUIDANCE = flags.DEFINE_float("value_guidance", 0.0,
+                                     "λ of value-guided DxMI sampling (0: not evaluated).")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the samplers' noise.")
+_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
+_EXPE_NAME = flags.DEFINE_string("expe_name", "dxmi_evaluate", "Output subfolder.")
+
+_REDUCTIONS = {"var_quadratic": ("var", "quadratic"), "var_linear": ("var", "linear"),
+               "step_quadratic": ("step", "quadratic")}
+
+
+def _validate() -> None:
+  cli.check(_NUM_STEPS.value >= 2, "num_steps", "must be at least 2")
+  cli.check(_NUM_SAMPLES.value >= 2, "num_samples", "must be at least 2")
+  cli.check(_DDPM_STEPS.value > 0, "ddpm_steps", "must be positive")
+  cli.check(_VALUE_GUIDANCE.value >= 0, "value_guidance", "must be non-negative")
+  if _RUN_DIR.value is not None:
+    for name in ("sampler.msgpack", "energy.msgpack", "config.json"):
+      path = os.path.join(_RUN_DIR.value, name)
+      cli.check(os.path.isfile(path), "run_dir", f"{path} does not exist (run dxmi.train first)")
+
+
+def main(argv) -> None:
+  del argv
+  _validate()
+  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
+  cli.write_config(folder, cli.flag_values(
+      ["model_dir", "ddpm_steps", "run_dir", "num_steps", "num_samples", "value_guidance",
+       "seed"]))
+  data = digits.load()
+  evaluator = digit_metrics.Evaluator(digit_models.train_or_load_classifier(_MODEL_DIR.value),
+                                      data)
+  net_params = digit_models.train_or_load_ddpm(_MODEL_DIR.value, _DDPM_STEPS.value)
+  key_init, key_noise = jax.random.split(jax.random.key(_SEED.value))
+  num, steps = _NUM_SAMPLES.value, _NUM_STEPS.value
+
+  samples = {"ddpm_1000": np.asarray(jax.jit(lambda k, x: ddpm.ancestral_sample(
+      k, digit_models.eps_fn(net_params), digit_models.ddpm_schedule(), x))(
+          key_noise, jax.random.normal(key_init, (num, digits.DIM))))}
+  for name, (reduction, spacing) in _REDUCTIONS.items():
+    few_step, reduced = digits_sampler.policy(steps, spacing, reduction)
+    params = algorithm.init_sampler_params(net_params, reduced)
+    samples[f"{name}_{steps}"] = np.asarray(
+        digits_sampler.sampler(few_step, num)(params, key_noise))
+  if _RUN_DIR.value is not None:
+    with open(os.path.join(_RUN_DIR.value, "config.json")) as f:
+      run_config = json.load(f)
+    cli.check(run_config["num_steps"] == steps, "num_steps",
+              f"the run in {_RUN_DIR.value} has {run_config['num_steps']} steps")
+    few_step, reduced = digits_sampler.policy(steps, run_config["spacing"])
+    params = io.load_params(os.path.join(_RUN_DIR.value, "sampler.msgpack"),
+                            algorithm.init_sampler_params(net_params, reduced))
+    samples[f"dxmi_{steps}"] = np.asarray(digits_sampler.sampler(few_step, num)(params, key_noise))
+    if _VALUE_GUIDANCE.value > 0:
+      energy_net, value_fn = digits_sampler.energy_network(tuple(run_config["value_hidden"]))
+      energy = io.load_params(os.path.join(_RUN_DIR.value, "energy.msgpack"),
+                              energy_net.init(key_init, None, jnp.zeros((1, digits.DIM))))
+      guided = digits_sampler.sampler(few_step, num, lambda p: algorithm.value_guidance(
+          value_fn, energy, p, _VALUE_GUIDANCE.value))
+      samples[f"dxmi_{steps}_guided"] = np.asarray(guided(params, key_noise))
+
+  rows = {name: evaluator(x) for name, x in samples.items()}
+  for name, x in samples.items():
+    io.save_npy(os.path.join(folder, f"samples_{name}.npy"), x)
+    fig, (ax,) = plotting.new_figure(1, panel_size=5.0)
+    digits.plot_grid(ax, x[:100], 10)
+    ax.set(title=name)
+    plotting.save_figure(fig, os.path.join(folder, f"grid_{name}.png"))
+  io.save_json(os.path.join(folder, "metrics.json"), rows)
+  columns = list(next(iter(rows.values())))
+  with io.atomic_path(os.path.join(folder, "metrics.csv")) as tmp, open(tmp, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(["sampler", *columns])
+    for name, row in rows.items():
+      writer.writerow([name, *(f"{row[c]:.6g}" for c in columns)])
+  width = max(len(n) for n in rows)
+  print(f"{'sampler':{width}}  clfFD-train  clfFD-test  entropy  confidence  memorisation")
+  for name, row in rows.items():
+    print(f"{name:{width}}  {row['clf_fd_train']:11.3f}  {row['clf_fd_test']:10.3f}  "
+          f"{row['class_entropy']:7.3f}  {row['confidence']:10.3f}  "
+          f"{row['memorisation_ratio']:12.3f}")
+  print(f"wrote {folder}")
+
+
+if __name__ == "__main__":
+  cli.run(main)

@@ -1,0 +1,172 @@
+"""DxMI (Yoon et al. 2024): the pieces of one iteration against hand computations, and the 2-D
+entry point end to end."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from common import fastdpm
+from dxmi import algorithm
+
+DIM = 3
+
+
+def _policy(num_steps=4):
+  """A policy whose ε-network is ε = w·x (one scalar parameter), on the VAR schedule."""
+  schedule = fastdpm.var_schedule(num_steps)
+  eps_fn = lambda params, x, tau: params["w"] * x
+  return algorithm.make_policy(eps_fn, schedule, DIM), schedule
+
+
+def _value_fn(params, x, t):
+  """V(x, t) = a_t ‖x‖² / 2 + b (a per-step curvature, one offset)."""
+  return 0.5 * params["a"][t] * jnp.sum(x**2, -1) + params["b"]
+
+
+def test_time_cost_telescopes():
+  """Σ_t R(t) = s(S/2) − s(−S/2): the sigmoid cost only shifts V(x_0) against V(x_S)."""
+  steps = jnp.arange(5)
+  total = algorithm.time_cost(steps, 5, "sigmoid", 0.0).sum()
+  np.testing.assert_allclose(total, jax.nn.sigmoid(2.5) - jax.nn.sigmoid(-2.5), rtol=1e-6)
+  np.testing.assert_allclose(algorithm.time_cost(steps, 5, "linear", 0.05), 0.05)
+  with pytest.raises(ValueError, match="time cost"):
+    algorithm.time_cost(steps, 5, "cubic", 0.0)
+
+
+def test_policy_mean_and_last_std():
+  policy, schedule = _policy()
+  params = algorithm.init_sampler_params({"w": jnp.float32(0.5)}, schedule)
+  x = jax.random.normal(jax.random.key(0), (6, DIM))
+  t = jnp.array([0, 1, 2, 3, 0, 3])
+  expected = (schedule.x_coef[t] + 0.5 * schedule.eps_coef[t])[:, None] * x
+  np.testing.assert_allclose(algorithm.policy_mean(policy, params, x, t), expected, rtol=1e-5)
+  np.testing.assert_allclose(algorithm.step_std(params, jnp.arange(4)), schedule.std, rtol=1e-5)
+  moved = {**params, "log_std": params["log_std"] + 1.0}
+  assert algorithm.step_std(moved, jnp.array(3)) == pytest.approx(fastdpm.LAST_STEP_STD)
+
+
+def test_trajectory_moments_match_the_linear_chain():
+  """With ε = w x every step is x ← c_t x + σ_t ξ, so Var x_S = Π c² + Σ_t σ_t² Π_{s>t} c_s²."""
+  policy, schedule = _policy()
+  params = algorithm.init_sampler_params({"w": jnp.float32(0.3)}, schedule)
+  xs = algorithm.sample_trajectory(policy, params, jax.random.key(1), 200_000)
+  assert xs.shape == (5, 200_000, DIM)
+  coef = schedule.x_coef + 0.3 * schedule.eps_coef
+  variance = 1.0
+  for c, s in zip(coef, schedule.std):
+    variance = c**2 * variance + s**2
+  np.testing.assert_allclose(np.var(np.asarray(xs[-1])), variance, rtol=0.01)
+
+
+def test_value_guidance_is_minus_lambda_sigma_grad_v():
+  """x ← x − λ σ_t ∇V(x, t+1); for V = a_{t+1} ‖x‖²/2 the shift is −λ σ_t a_{t+1} x."""
+  _, schedule = _policy()
+  params = algorithm.init_sampler_params({"w": jnp.float32(0.0)}, schedule)
+  value = {"a": jnp.arange(1.0, 6.0), "b": jnp.float32(3.0)}
+  guidance = algorithm.value_guidance(_value_fn, value, params, strength=0.5)
+  x = jax.random.normal(jax.random.key(7), (4, DIM))
+  t = jnp.array([0, 1, 2, 3])
+  expected = -0.5 * schedule.std[np.asarray(t)][:, None] * np.arange(2.0, 6.0)[:, None] * x
+  np.testing.assert_allclose(guidance(x, t), expected, rtol=1e-5)
+
+
+def _setup(config):
+  policy, schedule = _policy()
+  dxmi = algorithm.dxmi(policy, _value_fn, config)
+  sampler = algorithm.init_sampler_params({"w": jnp.float32(0.3)}, schedule)
+  value = {"a": jnp.full((5,), 0.1), "b": jnp.float32(0.0)}
+  return dxmi, dxmi.init(jax.random.key(2), sampler, value)
+
+
+def test_one_iteration_avr_energy_direction_and_buffer():
+  config = algorithm.DxMIConfig(policy_batch=64, buffer_capacity=64 * 4 * 3, value_lr=1e-2,
+                                sampler_lr=1e-3)
+  dxmi, state = _setup(config)
+  data = 0.1 * jax.random.normal(jax.random.key(3), (64, DIM))  # data sit near 0
+  new_state, info = jax.jit(dxmi.step)(jax.random.key(4), state, data)
+  # AVR: s² ← 0.99 s² + 0.01 mean_d Δx² of the fresh trajectory.
+  increments = (new_state.avr - 0.99 * state.avr) / 0.01
+  assert np.all(np.asarray(increments) > 0)
+  # The energy step lowers E where the data are, relative to the samples (spread out).
+  assert float(info.energy_data) < float(info.energy_sample)
+  assert float(new_state.value_params["a"][-1]) > 0.1
+  assert int(new_state.buffer.size) == 64 * 4
+  assert info.values.shape == (5,) and info.std.shape == (4,)
+  assert float(info.std[-1]) == pytest.approx(fastdpm.LAST_STEP_STD)
+
+
+def test_policy_gradient_on_log_std_matches_the_closed_form():
+  """With V ≡ 0 and ε ≡ 0 the policy loss of step t is τ₂ σ_t² mean_d ξ²/(2 s_t²) − τ₁ log σ_t
+  (x_{t+1} − x_t = (c_t − 1) x_t + σ_t ξ; here c_t = 1 is forced by the checks below), so
+  σ_t grows exactly when τ₁ > τ₂ σ_t² mean ξ²/s_t²."""
+  config = algorithm.DxMIConfig(tau_entropy=0.1, tau_velocity=0.01, policy_batch=256,
+                                buffer_capacity=256 * 4, sampler_lr=1e-3,
+                                log_std_lr_multiplier=1.0, sampler_grad_clip=1e6)
+  schedule = fastdpm.var_schedule(4)
+  identity = schedule._replace(x_coef=np.ones(4), eps_coef=np.zeros(4))
+  policy = algorithm.make_policy(lambda p, x, tau: jnp.zeros_like(x), identity, DIM)
+  zero_value = lambda p, x, t: jnp.zeros(x.shape[0])
+  dxmi = algorithm.dxmi(policy, zero_value, config)
+  sampler = algorithm.init_sampler_params({"unused": jnp.zeros(())}, schedule)
+  state = dxmi.init(jax.random.key(5), sampler, {"unused": jnp.zeros(())})
+  # s_t² ≈ σ_t² here, so the velocity pull τ₂ ≈ 0.01 loses to the entropy push 0.1.
+  new_state, _ = dxmi.step(jax.random.key(6), state, jnp.zeros((256, DIM)))
+  moved = np.asarray(new_state.sampler_params["log_std"] - state.sampler_params["log_std"])
+  assert np.all(moved[:3] > 0) and moved[3] == 0.0  # the last σ is not learned
+
+
+def test_toy2d_end_to_end_and_bad_config(run_module, tmp_path):
+  done = run_module("dxmi.toy2d", f"--file_path={tmp_path}", "--expe_name=toy",
+                    "--config.pretrain_steps=200", "--config.iterations=40",
+                    "--config.chunk_size=20", "--config.num_eval=500",
+                    "--config.num_projections=50", "--config.width=32",
+                    "--config.num_blocks=1")
+  assert done.returncode == 0, done.stderr
+  folder = tmp_path / "toy"
+  assert np.load(folder / "samples.npy").shape == (500, 2)
+  assert np.load(folder / "samples_plain_ddpm.npy").shape == (500, 2)
+  assert np.load(folder / "hist_values.npy").shape == (40, 6)
+  assert np.load(folder / "hist_std.npy").shape == (40, 5)
+  metrics = json.loads((folder / "metrics.json").read_text())
+  assert 0.0 <= metrics["energy_auc"] <= 1.0 and metrics["sliced_w2_dxmi"] > 0
+  assert (folder / "dxmi_toy2d.png").read_bytes()[:4] == b"\x89PNG"
+  bad = run_module("dxmi.toy2d", f"--file_path={tmp_path}", "--expe_name=bad",
+                   "--config.tau_entropy=-1")
+  assert bad.returncode == 2 and "tau_entropy" in bad.stderr
+  assert not (tmp_path / "bad").exists()
+
+
+def test_digits_train_then_evaluate(run_module, tmp_path):
+  """A tiny DDPM (50 steps) in a fresh model folder, 20 DxMI iterations, then dxmi.evaluate."""
+  models = str(tmp_path / "models")
+  done = run_module("dxmi.train", f"--file_path={tmp_path}", "--expe_name=digits",
+                    f"--config.model_dir={models}", "--config.ddpm_steps=50",
+                    "--config.iterations=20", "--config.evaluate_every=10",
+                    "--config.chunk_size=10", "--config.num_eval=64")
+  assert done.returncode == 0, done.stderr
+  folder = tmp_path / "digits"
+  assert np.load(folder / "samples.npy").shape == (64, 64)
+  assert np.load(folder / "hist_values.npy").shape == (20, 6)
+  assert np.load(folder / "hist_eval.npy").shape == (2, 4)
+  metrics = json.loads((folder / "metrics.json").read_text())
+  assert metrics["start"]["clf_fd_test"] > 0 and len(metrics["best_std"]) == 5
+  assert metrics["best_std"][-1] == pytest.approx(fastdpm.LAST_STEP_STD)
+  for name in ("sampler.msgpack", "energy.msgpack", "dxmi_digits.png"):
+    assert (folder / name).stat().st_size > 0, name
+
+  evaluated = run_module("dxmi.evaluate", f"--file_path={tmp_path}", "--expe_name=eval",
+                         f"--model_dir={models}", "--ddpm_steps=50", f"--run_dir={folder}",
+                         "--num_samples=64", "--value_guidance=0.1")
+  assert evaluated.returncode == 0, evaluated.stderr
+  rows = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+  assert set(rows) == {"ddpm_1000", "var_quadratic_5", "var_linear_5", "step_quadratic_5",
+                       "dxmi_5", "dxmi_5_guided"}
+  header = (tmp_path / "eval" / "metrics.csv").read_text().splitlines()[0]
+  assert header.startswith("sampler,clf_fd_train,clf_fd_test")
+  missing = run_module("dxmi.evaluate", f"--file_path={tmp_path}", "--expe_name=bad",
+                       f"--run_dir={tmp_path / 'nowhere'}")
+  assert missing.returncode == 2 and "run_dir" in missing.stderr
+  assert not (tmp_path / "bad").exists()
