@@ -13,6 +13,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.ridge = 1.0  # λ
   config.pseudo_noise = 0.1  # ν
   config.num_diffusion_steps = 200  # T, cosine schedule
+  config.max_beta = 0.999  # β clip of the cosine schedule (Nichol & Dhariwal 2021)
   config.networks = ("subspace", "mlp")
   config.width = 256
   config.train_steps = 1500

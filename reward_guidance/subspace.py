@@ -117,11 +117,17 @@ def write_figure(path: str, summary: dict, config) -> str:
             ("reward_ratio", "E f*(x) / a", "reward / target"),
             ("off_support", "E ‖(I − AAᵀ)x‖", "off-support deviation")]
   for ax, (key, ylabel, title) in zip(axes, panels):
+    bounds = []
     for name in ("oracle",) + tuple(config.networks):
       stats = np.array([summary[name][str(a)][key] for a in config.targets])
       keep = np.isfinite(stats[:, 0])
       ax.errorbar(targets[keep], stats[keep, 0], stats[keep, 1], marker="o", ms=3, capsize=2,
                   label=labels[name])
+      if name != "mlp":
+        bounds += [np.min(stats[keep, 0] - stats[keep, 1]), np.max(stats[keep, 0] + stats[keep, 1])]
+    # The axes follow the oracle and the subspace encoder; a diverging MLP runs off the top.
+    low, high = min(bounds), max(bounds)
+    ax.set_ylim(low - 0.1 * (high - low) - 1e-3, high + 0.1 * (high - low) + 1e-3)
     if key == "reward":
       ax.plot(targets, summary["slope"][0] * targets, "k:", lw=1, label="slope · a")
     ax.set(xlabel="target a", ylabel=ylabel, title=title)
@@ -143,12 +149,13 @@ def main(argv):
   for name in ("dim", "latent_dim", "num_unlabeled", "num_labeled", "num_diffusion_steps",
                "width", "train_steps", "batch_size", "num_samples", "num_oracle_samples"):
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check(0 < config.max_beta < 1, "config.max_beta", "must be in (0, 1)")
   cli.check(config.latent_dim <= config.dim, "config.latent_dim", "must be at most config.dim")
   cli.check(config.pseudo_noise > 0 and config.ridge > 0, "config.pseudo_noise",
             "ν and λ must be positive")
   folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
   cli.write_config(folder, dict(config.to_dict(), seeds=seeds))
-  schedule = ddpm.cosine_schedule(config.num_diffusion_steps)
+  schedule = ddpm.cosine_schedule(config.num_diffusion_steps, max_beta=config.max_beta)
   results = []
   for seed in seeds:
     result, losses = run_seed(seed, config, schedule)
