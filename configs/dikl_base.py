@@ -43,6 +43,7 @@ def base_config(target: str, preset: str) -> ml_collections.ConfigDict:
   config.weight = "inv_alpha"  # w(t): "inv_alpha" (1/α_t) or "one"
   # Posterior sampling for ŝ_d (dikl.posterior): n_is proposals, then MALA.
   config.num_importance = 10
+  config.num_posterior_samples = 1  # posterior chains averaged per x_t (the paper: 1)
   config.mala_steps = 5
   config.adapt_step_size = False
   config.step_scale = 0.5  # initial MALA step = step_scale · min(σ²/α², posterior_std²)

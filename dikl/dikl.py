@@ -179,7 +179,7 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
   levels = vp_levels(config.beta_start, config.beta_end, config.num_levels)
   nets = make_networks(config, target, levels)
   num_levels = 1 if method == "rkl" else levels.alpha.shape[0]
-  post = posterior.PosteriorConfig(num_importance=config.num_importance, num_chains=1,
+  post = posterior.PosteriorConfig(num_importance=config.num_importance, num_chains=config.num_posterior_samples,
                                    mala_steps=config.mala_steps,
                                    adapt_step_size=config.adapt_step_size)
 

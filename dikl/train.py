@@ -70,7 +70,7 @@ _EXPE_NAME = flags.DEFINE_string("expe_name", None,
 
 _POSITIVE = ("num_levels", "generator_hidden", "generator_layers", "latent_dim", "score_hidden",
              "score_layers", "num_iterations", "batch_size", "score_batch_size", "score_steps",
-             "num_importance", "chunk_size", "checkpoint_every", "num_samples")
+             "num_importance", "num_posterior_samples", "chunk_size", "checkpoint_every", "num_samples")
 # Fields that may change when a run is resumed (they do not change the iterations' results).
 _RESUMABLE = ("num_iterations", "chunk_size", "checkpoint_every", "num_samples", "resume",
               "reference")
