@@ -24,7 +24,7 @@ def get_config(preset: str = "paper"):
   config.weight = "one"
   config.chunk_size, config.checkpoint_every = 20, 200
   if preset == "quick":
-    config.num_iterations = 600
+    config.num_iterations = 1500
     config.generator_hidden, config.generator_layers = 32, 3
     config.score_hidden, config.score_layers = 32, 3
     config.batch_size = config.score_batch_size = 256

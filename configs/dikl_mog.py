@@ -18,7 +18,8 @@ def get_config(preset: str = "paper"):
   config.step_scale, config.posterior_std = 0.5, 1.3
   config.weight = "inv_alpha"
   if preset == "quick":
-    config.num_iterations = 1500
+    config.num_iterations = 6000
+    config.mala_steps = 20  # 5 steps leave high-noise posterior draws between the modes
     config.generator_hidden, config.generator_layers = 128, 3
     config.score_hidden, config.score_layers = 128, 3
     config.batch_size = config.score_batch_size = 256
