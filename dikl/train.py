@@ -13,6 +13,7 @@ by ``--config=path.py:preset``). Writes into ``<file_path>/<expe_name>/`` (defau
 (num_samples, dim), ``metrics.json`` and ``dikl_<target>.png``.
 """
 
+import json
 import os
 import sys
 import time
@@ -94,12 +95,11 @@ def _check_config(config) -> None:
             "is for the lj target only")
 
 
-def _record(folder, config_dict):
+def _check_resumable(folder, config_dict):
   """Checks a resumed run has the saved configuration (up to _RESUMABLE fields)."""
   path = os.path.join(folder, "config.json")
   cli.check(os.path.isfile(os.path.join(folder, checkpoint.CHECKPOINT)) and os.path.isfile(path),
             "resume", f"no checkpoint in {folder}")
-  import json  # pylint: disable=g-import-not-at-top
   with open(path) as f:
     saved = json.load(f)
   current = json.loads(json.dumps(config_dict))  # tuples as lists, like the saved file
@@ -176,7 +176,7 @@ def main(argv) -> None:
   config_dict = {"method": _METHOD.value, "reference": _REFERENCE.value, **config.to_dict()}
   folder = os.path.join(_FILE_PATH.value, expe_name)
   if _RESUME.value:
-    _record(folder, config_dict)
+    _check_resumable(folder, config_dict)
   folder = cli.make_output_dir(_FILE_PATH.value, expe_name)
   cli.write_config(folder, config_dict)
 
