@@ -25,11 +25,11 @@ def get_config(preset: str = "paper"):
   config.chunk_size, config.checkpoint_every = 20, 200
   if preset == "quick":
     config.num_iterations = 1500
-    config.generator_hidden, config.generator_layers = 32, 3
+    config.generator_hidden, config.generator_layers = 64, 3
     config.score_hidden, config.score_layers = 32, 3
     config.batch_size = config.score_batch_size = 256
     config.score_steps = 10
-    config.mala_steps = 10
+    config.mala_steps = 30
     config.generator_lr, config.score_lr = 1e-3, 1e-3
     config.chunk_size, config.checkpoint_every = 20, 200
   return config
