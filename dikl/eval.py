@@ -2,6 +2,11 @@ r"""Evaluate samples of a Boltzmann target with the protocol of DiKL (He et al. 
 
     python -m dikl.eval --target=dw --sample_path=samples.npy --reference=ref.npy \
         --baseline_sample_dir=baselines/ --save_dir=runs/dikl_eval_dw
+    python -m dikl.eval --target=dw --model_path=runs/dikl_dw_quick/generator.msgpack \
+        --reference=ref.npy --save_dir=runs/dikl_eval_dw
+
+``--model_path`` is a generator saved by ``dikl.train`` (its ``config.json`` beside it rebuilds
+the network); ``--num_samples`` samples are drawn from it with ``--seed``.
 
 Each method (the samples under evaluation first, then every ``<stem>.npy`` of
 ``--baseline_sample_dir``) is scored against the reference: 10 repeats of 2000 vs 2000 samples
@@ -27,6 +32,9 @@ from common import targets as targets_lib
 
 _TARGET = flags.DEFINE_enum("target", None, list(targets_lib.NAMES), "Target.", required=True)
 _SAMPLE_PATH = flags.DEFINE_string("sample_path", None, "Samples to evaluate, .npy (N, dim).")
+_MODEL_PATH = flags.DEFINE_string("model_path", None,
+                                  "A generator.msgpack saved by dikl.train, sampled instead.")
+_NUM_SAMPLES = flags.DEFINE_integer("num_samples", 10_000, "Samples drawn from --model_path.")
 _NAME = flags.DEFINE_string("name", "model", "Name of the evaluated samples in the table.")
 _REFERENCE = flags.DEFINE_string(
     "reference", None, "Reference samples .npy; default: the exact sampler (mog, mw only).")
@@ -46,8 +54,12 @@ COLUMNS = ("method", "w2_mean", "w2_std", "energy_tvd_mean", "energy_tvd_std", "
 def _inputs(target):
   """Validated samples: {method: (N, dim)} in table order, and the reference."""
   need = _SIZE.value
-  cli.check(_SAMPLE_PATH.value is not None, "sample_path", "give the samples to evaluate")
-  methods = {_NAME.value: cli.load_samples(_SAMPLE_PATH.value, "sample_path", target.dim)}
+  cli.check((_SAMPLE_PATH.value is None) != (_MODEL_PATH.value is None), "sample_path",
+            "give exactly one of --sample_path and --model_path")
+  if _MODEL_PATH.value is not None:
+    methods = {_NAME.value: _model_samples(target)}
+  else:
+    methods = {_NAME.value: cli.load_samples(_SAMPLE_PATH.value, "sample_path", target.dim)}
   if _BASELINES.value is not None:
     cli.check(os.path.isdir(_BASELINES.value), "baseline_sample_dir",
               f"{_BASELINES.value} is not a folder")
@@ -65,10 +77,31 @@ def _inputs(target):
               "(python -m common.reference makes them)")
     reference = np.asarray(target.sample(jax.random.key(_SEED.value), 5 * need))
   for name, samples in {**methods, "reference": reference}.items():
-    flag = {"reference": "reference", _NAME.value: "sample_path"}.get(name, "baseline_sample_dir")
+    model_flag = "sample_path" if _MODEL_PATH.value is None else "num_samples"
+    flag = {"reference": "reference", _NAME.value: model_flag}.get(name, "baseline_sample_dir")
     cli.check(samples.shape[0] >= need, flag,
               f"{name} has {samples.shape[0]} samples; the protocol draws {need} per repeat")
   return methods, reference
+
+
+def _model_samples(target):
+  """Samples of the generator at --model_path, validated like a sample file."""
+  from dikl import checkpoint  # pylint: disable=g-import-not-at-top
+  from dikl import dikl  # pylint: disable=g-import-not-at-top
+  path = _MODEL_PATH.value
+  cli.check(os.path.isfile(path), "model_path", f"{path} does not exist")
+  cli.check(_NUM_SAMPLES.value >= 1, "num_samples", "must be positive")
+  try:
+    _, model_target, nets, params = checkpoint.load_generator(path)
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    raise cli.FlagError("model_path", f"cannot load a generator from {path} ({e})") from e
+  cli.check(model_target.name == target.name, "model_path",
+            f"{path} is a generator for target {model_target.name}, not {target.name}")
+  samples = np.asarray(dikl.sample(nets, params, jax.random.key(_SEED.value), _NUM_SAMPLES.value))
+  finite = np.isfinite(samples).all(axis=1)
+  cli.check(bool(finite.all()), "model_path",
+            f"the generator gave {int((~finite).sum())} samples with NaN or infinite values")
+  return samples
 
 
 def _write_tables(folder, rows):
@@ -120,7 +153,7 @@ def main(argv) -> None:
   else:
     folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value or f"dikl_eval_{target.name}")
   cli.write_config(folder, cli.flag_values(
-      ["target", "sample_path", "name", "reference", "baseline_sample_dir", "repeats",
+      ["target", "sample_path", "model_path", "num_samples", "name", "reference", "baseline_sample_dir", "repeats",
        "eval_size", "seed"]))
   rows = []
   for name, samples in methods.items():

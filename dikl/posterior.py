@@ -39,10 +39,13 @@ def noisy_score(
     alpha: jax.Array,
     sigma: jax.Array,
     config: PosteriorConfig = PosteriorConfig(),
+    step_size: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
   """ŝ_d(x_t) for one noisy configuration x_t (d,); returns (score, mean MALA acceptance).
 
-  Vmap it over a batch of (x_t, α_t, σ_t).
+  Vmap it over a batch of (x_t, α_t, σ_t). ``step_size`` (a scalar, may be traced) replaces
+  ``config.step_size`` as the initial MALA step, e.g. one scaled to the posterior's width at
+  each noise level.
   """
   d = x_t.shape[-1]
   key_proposal, key_select, key_mala = jax.random.split(key, 3)
@@ -68,7 +71,8 @@ def noisy_score(
                             jnp.where(acceptance < 0.5, step_size / 1.5, step_size))
     return (state, step_size), info.acceptance_probability
 
-  step_sizes = jnp.full((config.num_chains, 1), config.step_size, x_t.dtype)
+  initial_step = config.step_size if step_size is None else step_size
+  step_sizes = jnp.full((config.num_chains, 1), initial_step, x_t.dtype)
   init = sde.mala(posterior_energy, step_sizes).init(x, x_t, alpha, sigma)
   (state, _), acceptance = jax.lax.scan(mala_step, (init, step_sizes),
                                         jax.random.split(key_mala, config.mala_steps))

@@ -1,0 +1,35 @@
+"""DiKL on DW-4 (4 particles in 2-D), EGNN generator and score network.
+
+``paper``: He et al. 2025's settings; ``quick``: a 2-core CPU, budget under 15 minutes (see
+docs/RESULTS.md for the measured time).
+"""
+
+from configs import dikl_base
+
+
+def get_config(preset: str = "paper"):
+  config = dikl_base.base_config("dw", preset)
+  config.beta_start, config.beta_end = 1e-6, 0.05
+  config.generator_hidden, config.generator_layers = 144, 8
+  config.score_hidden, config.score_layers = 144, 8
+  config.latent_std = 1.0
+  config.data_std = 1.5
+  config.num_iterations = 2000
+  config.batch_size = config.score_batch_size = 512
+  config.generator_lr, config.score_lr = 5e-4, 1e-4
+  config.score_steps = 100
+  config.num_importance, config.mala_steps = 20, 50
+  config.adapt_step_size = True
+  config.step_scale, config.posterior_std = 0.5, 0.3
+  config.weight = "one"
+  config.chunk_size, config.checkpoint_every = 20, 200
+  if preset == "quick":
+    config.num_iterations = 1500
+    config.generator_hidden, config.generator_layers = 64, 3
+    config.score_hidden, config.score_layers = 32, 3
+    config.batch_size = config.score_batch_size = 256
+    config.score_steps = 10
+    config.mala_steps = 30
+    config.generator_lr, config.score_lr = 1e-3, 1e-3
+    config.chunk_size, config.checkpoint_every = 20, 200
+  return config

@@ -1,0 +1,36 @@
+"""DiKL on LJ-13 (13 particles in 3-D), EGNN generator and score network, soft-core training energy.
+
+``paper``: He et al. 2025's settings; ``quick``: a 2-core CPU, budget under 15 minutes (see
+docs/RESULTS.md for the measured time).
+"""
+
+from configs import dikl_base
+
+
+def get_config(preset: str = "paper"):
+  config = dikl_base.base_config("lj", preset)
+  config.beta_start, config.beta_end = 1e-6, 0.05
+  config.generator_hidden, config.generator_layers = 192, 8
+  config.score_hidden, config.score_layers = 192, 8
+  config.latent_std = 1.0
+  config.data_std = 1.0
+  config.num_iterations = 3000
+  config.batch_size = config.score_batch_size = 128
+  config.generator_lr, config.score_lr = 5e-4, 1e-4
+  config.score_steps = 100
+  config.num_importance, config.mala_steps = 500, 1000
+  config.adapt_step_size = True
+  config.step_scale, config.posterior_std = 0.5, 0.1
+  config.soft_core = True
+  config.weight = "one"
+  config.chunk_size, config.checkpoint_every = 10, 100
+  if preset == "quick":
+    config.num_iterations = 300
+    config.generator_hidden, config.generator_layers = 32, 3
+    config.score_hidden, config.score_layers = 32, 3
+    config.batch_size = config.score_batch_size = 64
+    config.score_steps = 10
+    config.num_importance, config.mala_steps = 50, 20
+    config.generator_lr, config.score_lr = 1e-3, 1e-3
+    config.chunk_size, config.checkpoint_every = 10, 100
+  return config

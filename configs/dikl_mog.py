@@ -1,0 +1,29 @@
+"""DiKL on MoG-40 (d = 2). ``paper``: He et al. 2025's settings; ``quick``: a 2-core CPU.
+
+Quick budget: under 10 minutes on the 2-core CPU (see docs/RESULTS.md for the measured time).
+"""
+
+from configs import dikl_base
+
+
+def get_config(preset: str = "paper"):
+  config = dikl_base.base_config("mog", preset)
+  config.beta_start, config.beta_end = 1e-4, 0.7
+  config.latent_dim = 10
+  config.output_scale = 20.0  # the means span [−40, 40]
+  config.data_std = 20.0
+  config.generator_lr, config.score_lr = 1e-3, 1e-4
+  config.score_steps = 100
+  config.num_importance, config.mala_steps = 10, 5
+  config.step_scale, config.posterior_std = 0.5, 1.3
+  config.weight = "inv_alpha"
+  if preset == "quick":
+    config.num_iterations = 6000
+    config.mala_steps = 20  # 5 steps leave high-noise posterior draws between the modes
+    config.generator_hidden, config.generator_layers = 128, 3
+    config.score_hidden, config.score_layers = 128, 3
+    config.batch_size = config.score_batch_size = 256
+    config.score_steps = 10
+    config.score_lr = 1e-3
+    config.chunk_size, config.checkpoint_every = 100, 500
+  return config

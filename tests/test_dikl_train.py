@@ -1,0 +1,121 @@
+"""DiKL training: the surrogate's gradient, the levels, and tiny ``dikl.train`` runs."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import dikl_dw
+from configs import dikl_lj
+from configs import dikl_mog
+from configs import dikl_mw
+from dikl import dikl
+
+
+def test_vp_levels_follow_the_cumulative_product():
+  levels = dikl.vp_levels(1e-4, 0.7, 30)
+  betas = np.linspace(1e-4, 0.7, 30)
+  alpha_bar = np.cumprod(1 - betas)[1:]
+  assert levels.alpha.shape == (29,)
+  np.testing.assert_allclose(levels.alpha, np.sqrt(alpha_bar), rtol=1e-5)
+  np.testing.assert_allclose(levels.alpha**2 + levels.sigma**2, 1.0, rtol=1e-6)
+
+
+def _gaussian_kl(a, u, b, v):
+  """KL(N(a, u² I) ‖ N(b, v² I)) in dimension len(a)."""
+  d = a.shape[0]
+  return d * jnp.log(v / u) + (d * u**2 + jnp.sum((a - b) ** 2)) / (2 * v**2) - d / 2
+
+
+def test_surrogate_gradient_is_the_diffusive_kl_gradient_on_gaussians():
+  # Generator g(z) = μ + s z, target N(m, S² I): both noisy laws are Gaussian, so the exact
+  # scores go into the surrogate and its gradient must be ∇_θ KL(q_θ,t ‖ p_t) (He et al., eq. 9).
+  alpha, sigma = 0.8, 0.6
+  m, big_s = jnp.array([1.0, 0.0]), 1.2
+  theta = {"mu": jnp.array([0.5, -1.0]), "s": jnp.float32(0.8)}
+  n = 400_000
+  z, eps = jax.random.normal(jax.random.key(0), (2, n, 2))
+
+  def noisy(params):
+    return alpha * (params["mu"] + params["s"] * z) + sigma * eps
+
+  x_t = noisy(theta)
+  q_var = alpha**2 * theta["s"] ** 2 + sigma**2
+  p_var = alpha**2 * big_s**2 + sigma**2
+  model_score = -(x_t - alpha * theta["mu"]) / q_var
+  target_score = -(x_t - alpha * m) / p_var
+  weight = jnp.ones((n,))
+  grads = jax.grad(lambda p: dikl.surrogate_loss(noisy(p), model_score, target_score, weight))(
+      theta)
+  exact = jax.grad(lambda p: _gaussian_kl(alpha * p["mu"], jnp.sqrt(alpha**2 * p["s"] ** 2
+                                                                      + sigma**2),
+                                          alpha * m, jnp.sqrt(p_var)))(theta)
+  np.testing.assert_allclose(grads["mu"], exact["mu"], atol=5e-3)
+  np.testing.assert_allclose(grads["s"], exact["s"], atol=5e-3)
+
+
+@pytest.mark.parametrize("module", [dikl_mog, dikl_mw, dikl_dw, dikl_lj])
+def test_presets_have_the_published_schedule_and_a_smaller_quick_variant(module):
+  paper, quick = module.get_config(), module.get_config("quick")
+  assert paper.preset == "paper" and paper.num_levels == 30 and paper.grad_clip == 10.0
+  assert quick.num_iterations * quick.score_steps < paper.num_iterations * paper.score_steps
+  assert (paper.beta_start, paper.beta_end) == (quick.beta_start, quick.beta_end)
+
+
+TINY = ["--config.generator_hidden=8", "--config.generator_layers=1", "--config.score_hidden=8",
+        "--config.score_layers=1", "--config.batch_size=16", "--config.score_batch_size=16",
+        "--config.score_steps=2", "--config.num_importance=4", "--config.mala_steps=2",
+        "--config.chunk_size=2", "--config.checkpoint_every=2", "--config.num_samples=64"]
+
+
+def _train(run_module, tmp_path, name, *extra):
+  done = run_module("dikl.train", "--target=dw", "--preset=quick", f"--file_path={tmp_path}",
+                    f"--expe_name={name}", *TINY, *extra)
+  assert done.returncode == 0, done.stderr[-3000:]
+  return tmp_path / name
+
+
+def test_tiny_run_writes_outputs_resumes_bit_for_bit_and_evaluates(run_module, tmp_path):
+  full = _train(run_module, tmp_path, "full", "--config.num_iterations=4")
+  for name in ("config.json", "checkpoint.msgpack", "generator.msgpack", "samples.npy",
+               "metrics.json", "dikl_dw.png", "hist_score_loss.npy", "hist_generator_loss.npy"):
+    assert (full / name).is_file(), name
+  samples = np.load(full / "samples.npy")
+  assert samples.shape == (64, 8) and np.isfinite(samples).all()
+  np.testing.assert_allclose(samples.reshape(64, 4, 2).mean(1), 0.0, atol=1e-5)  # zero CoM
+  assert np.load(full / "hist_score_loss.npy").shape == (4,)
+  assert json.loads((full / "config.json").read_text())["method"] == "dikl"
+
+  _train(run_module, tmp_path, "split", "--config.num_iterations=2")
+  resumed = _train(run_module, tmp_path, "split", "--config.num_iterations=4", "--resume")
+  np.testing.assert_array_equal(np.load(resumed / "samples.npy"), samples)
+  np.testing.assert_array_equal(np.load(resumed / "hist_score_loss.npy"),
+                                np.load(full / "hist_score_loss.npy"))
+
+  out = tmp_path / "eval"
+  done = run_module("dikl.eval", "--target=dw", f"--model_path={full / 'generator.msgpack'}",
+                    f"--reference={full / 'samples.npy'}", "--num_samples=64",
+                    "--eval_size=32", "--repeats=2", f"--save_dir={out}")
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert (out / "metrics.csv").read_text().splitlines()[1].startswith("model,")
+  assert (out / "histograms.png").is_file()
+
+
+@pytest.mark.parametrize("module, args, message", [
+    ("dikl.train", ["--target=mog", "--config.num_iterations=0"], "config.num_iterations"),
+    ("dikl.train", ["--target=mog", "--method=fkl"], "method"),
+    ("dikl.train", ["--target=dw", "--config=configs/dikl_mog.py:quick"], "not 'dw'"),
+    ("dikl.train", ["--target=mog", "--preset=quick", "--resume"], "no checkpoint"),
+    ("dikl.eval", ["--target=dw", "--model_path=missing.msgpack"], "does not exist"),
+    ("dikl.eval", ["--target=mog", "--model_path=a", "--sample_path=b"], "exactly one"),
+])
+def test_bad_flags_exit_2_with_one_line(run_module, tmp_path, module, args, message):
+  out = tmp_path / "never"
+  done = run_module(module, *args, f"--file_path={out}", f"--save_dir={out}"
+                    if module == "dikl.eval" else f"--expe_name=never")
+  assert done.returncode == 2, done.stderr[-2000:]
+  lines = done.stderr.strip().splitlines()
+  assert len(lines) == 1 and message in lines[0], done.stderr[-2000:]
+  assert not out.exists()
