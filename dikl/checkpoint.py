@@ -49,7 +49,7 @@ def load_checkpoint(folder: str, template: dikl.TrainState
 
 def save_generator(folder: str, params: Any) -> str:
   path = os.path.join(folder, GENERATOR)
-  _write_bytes(path, serialization.to_bytes(params))
+  io.save_params(path, params)
   return path
 
 
@@ -66,6 +66,4 @@ def load_generator(path: str) -> tuple[ml_collections.ConfigDict, targets_lib.Ta
   levels = dikl.vp_levels(config.beta_start, config.beta_end, config.num_levels)
   nets = dikl.make_networks(config, target, levels)
   template, _ = nets.init(jax.random.key(0))  # only the structure is used
-  with open(path, "rb") as f:
-    params = serialization.from_bytes(template, f.read())
-  return config, target, nets, params
+  return config, target, nets, io.load_params(path, template)

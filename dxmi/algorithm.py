@@ -175,6 +175,11 @@ def _mean_sq_increment(x: jax.Array, x_next: jax.Array) -> jax.Array:
   return jnp.mean((x_next - x) ** 2, axis=-1)
 
 
+def _step_increments(trajectory: jax.Array) -> jax.Array:
+  """mean over the batch and dimensions of (x_{t+1} − x_t)², per step: shape (S,)."""
+  return jnp.mean((trajectory[1:] - trajectory[:-1]) ** 2, axis=(1, 2))
+
+
 def dxmi(policy: Policy, value_fn: ValueFn, config: DxMIConfig = DxMIConfig()) -> DxMI:
   """Builds the DxMI iteration for a policy and a value network (Algorithm 2; Algorithm 1 with
   ``running_cost_in_value``)."""
@@ -185,7 +190,7 @@ def dxmi(policy: Policy, value_fn: ValueFn, config: DxMIConfig = DxMIConfig()) -
   def init(key: jax.Array, sampler_params: dict, value_params: PyTree) -> DxMIState:
     """The AVR starts at the increments of one batch from the initial sampler."""
     trajectory = sample_trajectory(policy, sampler_params, key, config.policy_batch)
-    avr = jnp.mean((trajectory[1:] - trajectory[:-1]) ** 2, axis=(1, 2))
+    avr = _step_increments(trajectory)
     buffer = replay_buffer.init(
         {"x": jnp.zeros((policy.dim,)), "t": jnp.zeros((), jnp.int32)}, config.buffer_capacity)
     return DxMIState(sampler_params, value_params, sampler_tx.init(sampler_params),
@@ -210,7 +215,7 @@ def dxmi(policy: Policy, value_fn: ValueFn, config: DxMIConfig = DxMIConfig()) -
     trajectory = jax.lax.stop_gradient(
         sample_trajectory(policy, params, sample_key, data.shape[0]))
     batch = data.shape[0]
-    increments = jnp.mean((trajectory[1:] - trajectory[:-1]) ** 2, axis=(1, 2))
+    increments = _step_increments(trajectory)
     avr = config.avr_momentum * state.avr + (1 - config.avr_momentum) * increments
 
     # Energy (= value at t = S) step.
