@@ -72,3 +72,35 @@ def scan_in_chunks(
   collect(pending)
   stacked = jax.tree.map(lambda *parts: np.concatenate(parts, axis=0), *chunks)
   return carry, stacked
+
+
+def scan_in_blocks(
+    advance: Callable[[Any, int], tuple[Any, Any]],
+    carry: Any,
+    num_steps: int,
+    block_size: int,
+    chunk_size: int,
+    on_chunk: Callable[[int, Any], None] | None = None,
+    on_block: Callable[[int, Any, Any], None] | None = None,
+) -> tuple[Any, Any]:
+  """``scan_in_chunks`` in blocks of ``block_size`` steps, with the carry seen between blocks.
+
+  For work that needs the state itself every so often (an evaluation, a checkpoint), which
+  the per-chunk outputs do not carry. ``on_chunk(steps_done, chunk_outputs)`` counts steps
+  from the start of this call; ``on_block(steps_done, carry, block_outputs)`` is called after
+  each block (the last one may be shorter). Returns ``(final carry, outputs)`` stacked on the
+  host as ``scan_in_chunks`` does.
+  """
+  if block_size <= 0:
+    raise ValueError(f"block_size must be positive, got {block_size}")
+  parts, done = [], 0
+  while done < num_steps:
+    length = min(block_size, num_steps - done)
+    offset = done
+    report = None if on_chunk is None else (lambda n, out: on_chunk(offset + n, out))
+    carry, outputs = scan_in_chunks(advance, carry, length, min(chunk_size, length), report)
+    parts.append(outputs)
+    done += length
+    if on_block is not None:
+      on_block(done, carry, outputs)
+  return carry, jax.tree.map(lambda *p: np.concatenate(p, axis=0), *parts)

@@ -194,27 +194,26 @@ def main(argv) -> None:
   def step(state):
     return trainer.iteration(jax.random.fold_in(key_train, state.iteration), state)
 
-  advance = loops.make_chunk_runner(step)
   done = int(state.iteration)
-  total = config.num_iterations
-  progress = cli.Progress(max(total - done, 1), label="iteration")
-  first = done
+  progress = cli.Progress(max(config.num_iterations - done, 1), label="iteration")
 
   def report(steps_done, outputs):
     elapsed = time.perf_counter() - progress.start
-    progress(done_before + steps_done, generator_loss=outputs.generator_loss[-1],
+    progress(steps_done, generator_loss=outputs.generator_loss[-1],
              score_loss=outputs.score_loss[-1], score_difference=outputs.score_difference[-1],
              acceptance=outputs.acceptance[-1],
-             samples_per_s=(done_before + steps_done) * config.batch_size / elapsed)
+             samples_per_s=steps_done * config.batch_size / elapsed)
 
-  while done < total:
-    length = min(config.checkpoint_every, total - done)
-    done_before = done - first
-    state, outputs = loops.scan_in_chunks(advance, state, length, config.chunk_size, report)
-    histories = {name: np.concatenate([histories[name], getattr(outputs, name)])
-                 for name in HISTORY_NAMES}
-    done += length
+  def save(steps_done, state, outputs):
+    del steps_done
+    histories.update({name: np.concatenate([histories[name], getattr(outputs, name)])
+                      for name in HISTORY_NAMES})
     checkpoint.save_checkpoint(folder, state, histories)
+
+  if done < config.num_iterations:
+    state, _ = loops.scan_in_blocks(loops.make_chunk_runner(step), state,
+                                    config.num_iterations - done, config.checkpoint_every,
+                                    config.chunk_size, report, save)
 
   io.save_histories(folder, histories)
   checkpoint.save_generator(folder, state.generator)
@@ -223,7 +222,7 @@ def main(argv) -> None:
   io.save_npy(os.path.join(folder, "samples.npy"), samples)
   results = target_metrics(target, samples, reference)
   results["wall_time_s"] = time.perf_counter() - start
-  results["iterations"] = done
+  results["iterations"] = int(state.iteration)
   io.save_json(os.path.join(folder, "metrics.json"), results)
   png = _plot(folder, target, samples, reference, histories)
   print(" | ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"

@@ -3,7 +3,6 @@
 from typing import Callable
 
 import jax
-import numpy as np
 
 from common import cli
 from common import loops
@@ -34,20 +33,10 @@ def run(key: jax.Array, dxmi: algorithm.DxMI, state: algorithm.DxMIState, draw_b
   with the current state, e.g. to score it and keep the best checkpoint.
   """
   progress = cli.Progress(iterations, "iteration")
-  advance = make_runner(dxmi, draw_batch)
-  block = evaluate_every or iterations
-  carry, parts, done = (key, state), [], 0
-
-  def report(chunk_done, infos):
-    progress(done + chunk_done, energy_data=infos.energy_data[-1],
-             energy_sample=infos.energy_sample[-1], td_loss=infos.td_loss[-1])
-
-  while done < iterations:
-    length = min(block, iterations - done)
-    carry, infos = loops.scan_in_chunks(advance, carry, length, min(chunk_size, length), report)
-    parts.append(infos)
-    done += length
-    if on_evaluate is not None:
-      on_evaluate(done, carry[1])
-  stacked = jax.tree.map(lambda *p: np.concatenate(p, axis=0), *parts)
-  return carry[1], stacked
+  report = lambda done, infos: progress(done, energy_data=infos.energy_data[-1],
+                                        energy_sample=infos.energy_sample[-1],
+                                        td_loss=infos.td_loss[-1])
+  evaluate = None if on_evaluate is None else (lambda done, carry, _: on_evaluate(done, carry[1]))
+  carry, infos = loops.scan_in_blocks(make_runner(dxmi, draw_batch), (key, state), iterations,
+                                      evaluate_every or iterations, chunk_size, report, evaluate)
+  return carry[1], infos

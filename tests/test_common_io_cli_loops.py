@@ -92,3 +92,14 @@ def test_compare_overlays_histories_and_rejects_missing_runs(run_module, tmp_pat
   assert out.read_bytes()[:4] == b"\x89PNG"
   missing = run_module("common.compare", f"--file_path={tmp_path}", "--expe_names=a,zzz")
   assert missing.returncode == 2 and "zzz" in missing.stderr
+
+
+def test_scan_in_blocks_sees_the_carry_between_blocks_and_matches_one_scan():
+  advance = loops.make_chunk_runner(lambda c: (c + 1, c))
+  seen, chunks = [], []
+  carry, outputs = loops.scan_in_blocks(
+      advance, jnp.int32(0), 10, 4, 3, on_chunk=lambda n, out: chunks.append(n),
+      on_block=lambda n, c, out: seen.append((n, int(c), out.shape[0])))
+  assert int(carry) == 10 and outputs.tolist() == list(range(10))
+  assert seen == [(4, 4, 4), (8, 8, 4), (10, 10, 2)]
+  assert chunks == [3, 4, 7, 8, 10]
