@@ -21,6 +21,7 @@ import numpy as np
 from common import io
 
 USAGE_ERROR = 2
+RUN_ERROR = 1
 
 
 class FlagError(ValueError):
@@ -29,6 +30,11 @@ class FlagError(ValueError):
   def __init__(self, flag: str, message: str):
     super().__init__(f"--{flag}: {message}")
     self.flag = flag
+
+
+class RunError(RuntimeError):
+  """A run that cannot go on (e.g. a diverged training); ``run`` reports it as one line
+  ``error: message`` and exit status 1."""
 
 
 def check(condition: bool, flag: str, message: str) -> None:
@@ -81,6 +87,9 @@ def run(main: Callable[[list[str]], Any]) -> None:
       return main(argv)
     except FlagError as e:
       _exit_usage(str(e))
+    except RunError as e:
+      print(f"error: {e}", file=sys.stderr, flush=True)
+      sys.exit(RUN_ERROR)
 
   enable_compilation_cache()
   app.run(checked_main, flags_parser=_parse_flags)
