@@ -71,7 +71,8 @@ def train_epochs(
   a ``manager``, checkpointed every ``block_size`` epochs (``common.checkpoint``).
 
   The epoch infos are appended to ``histories`` as ``<prefix><field>``; ``to_save(key, state)``
-  is what each checkpoint holds (numbered ``offset`` + epochs done). Returns ``(key, state)``.
+  is what each checkpoint holds, numbered (and named in messages) ``epoch offset + epochs done``;
+  ``label`` names the progress lines. Returns ``(key, state)``.
   """
   report = cli.Progress(num_epochs - done, label) if progress else None
 
@@ -82,6 +83,6 @@ def train_epochs(
   carry = parallel.replicate((key, state, tuple(args)))
   (key, state, _), _ = checkpoint.train_in_blocks(
       runner, carry, manager, histories, num_steps=num_epochs, block_size=block_size,
-      chunk_size=chunk_size, done=done, offset=offset, prefix=prefix, label=label,
+      chunk_size=chunk_size, done=done, offset=offset, prefix=prefix, label="epoch",
       to_save=lambda carry: to_save(carry[0], carry[1]), on_chunk=on_chunk)
   return key, state
