@@ -125,7 +125,8 @@ def save(manager_: ocp.CheckpointManager, step: int, state: Any, histories: Hist
     raise NonFiniteError(f"{label} {step}: non-finite values in the training state at {bad}; "
                          f"{_stopped(manager_, label)}")
   manager_.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(_unkey(state)),
+      # On the host: a checkpoint then has no device layout, and restores on any devices.
+      state=ocp.args.StandardSave(jax.device_get(_unkey(state))),
       histories=ocp.args.StandardSave({k: np.asarray(v) for k, v in histories.items()})))
 
 
@@ -140,6 +141,22 @@ def restore_latest(manager_: ocp.CheckpointManager, template: Any
       state=ocp.args.StandardRestore(_unkey(template)), histories=ocp.args.StandardRestore()))
   histories = {k: np.asarray(v) for k, v in restored["histories"].items()}
   return step, _rekey(restored["state"], template), histories
+
+
+def read_latest(run_folder: str) -> tuple[int, Any, History] | None:
+  """``(step, state, histories)`` of the latest checkpoint of a run, without a template: the
+  state's arrays come back as NumPy arrays in nested lists and dicts (PRNG keys as their data),
+  e.g. to inspect or compare runs. None when there is none."""
+  folder = os.path.abspath(folder_of(run_folder))
+  if not os.path.isdir(folder):
+    return None
+  with ocp.CheckpointManager(folder, options=ocp.CheckpointManagerOptions(read_only=True)) as m:
+    step = m.latest_step()
+    if step is None:
+      return None
+    restored = m.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(), histories=ocp.args.StandardRestore()))
+  return step, restored["state"], {k: np.asarray(v) for k, v in restored["histories"].items()}
 
 
 def _as_dict(outputs: Any) -> dict[str, np.ndarray]:
