@@ -113,6 +113,15 @@ def _stopped(manager_: ocp.CheckpointManager | None, label: str) -> str:
   return f"stopped; the last good checkpoint is {label} {step} in {manager_.directory}"
 
 
+def check_state(step: int, state: Any, label: str = "step",
+                manager_: ocp.CheckpointManager | None = None) -> None:
+  """Raises ``NonFiniteError`` naming ``step`` and the first non-finite leaf of ``state``."""
+  bad = non_finite_leaf(state)
+  if bad is not None:
+    raise NonFiniteError(f"{label} {step}: non-finite values in the training state at {bad}; "
+                         f"{_stopped(manager_, label)}")
+
+
 def save(manager_: ocp.CheckpointManager, step: int, state: Any, histories: History,
          label: str = "step") -> None:
   """Saves ``state`` and ``histories`` (name -> array) as checkpoint ``step``, in the background.
@@ -120,10 +129,7 @@ def save(manager_: ocp.CheckpointManager, step: int, state: Any, histories: Hist
   Raises:
     NonFiniteError: when a floating-point leaf of ``state`` is not finite (nothing is saved).
   """
-  bad = non_finite_leaf(state)
-  if bad is not None:
-    raise NonFiniteError(f"{label} {step}: non-finite values in the training state at {bad}; "
-                         f"{_stopped(manager_, label)}")
+  check_state(step, state, label, manager_)
   manager_.save(step, args=ocp.args.Composite(
       # On the host: a checkpoint then has no device layout, and restores on any devices.
       state=ocp.args.StandardSave(jax.device_get(_unkey(state))),
@@ -236,10 +242,7 @@ def train_in_blocks(
     for name, values in _as_dict(outputs).items():
       key = prefix + name
       histories[key] = np.concatenate([histories[key], values]) if key in histories else values
-    bad = non_finite_leaf(carry)
-    if bad is not None:  # before on_block, which may evaluate the state
-      raise NonFiniteError(f"{label} {offset + done + steps}: non-finite values in the training "
-                           f"state at {bad}; {_stopped(manager_, label)}")
+    check_state(offset + done + steps, carry, label, manager_)  # before on_block evaluates it
     if on_block is not None:
       on_block(done + steps, carry)
     if manager_ is not None:

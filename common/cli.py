@@ -3,7 +3,8 @@
 An entry point validates all of its flags first (``check``), then creates its output folder
 (``make_output_dir``), delegates to library code, and writes through ``common.io`` (atomic).
 ``run`` turns any bad flag into one line on stderr and exit status 2: no traceback, and nothing
-created, because validation comes before the folder is made.
+created, because validation comes before the folder is made. A ``RunError`` raised later (a
+diverged training, ``common.checkpoint``) is one line too, with exit status 1.
 """
 
 import importlib

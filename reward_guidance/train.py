@@ -60,7 +60,8 @@ def main(argv):
             f"labels.npy has shape {labels.shape}; expected ({data.x_train.shape[0]},)")
   config_dict = dict(config.to_dict(), dataset_dir=_DATASET_DIR.value)
   if _RESUME.value:
-    checkpoint.check_resumable(os.path.join(_FILE_PATH.value, _EXPE_NAME.value), config_dict)
+    checkpoint.check_resumable(os.path.join(_FILE_PATH.value, _EXPE_NAME.value), config_dict,
+                               ("train_steps",))
   folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
   cli.write_config(folder, config_dict)
   # The predictor's folder carries the reward, so inference needs only this folder.
