@@ -12,9 +12,11 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from common import checkpoint
+from common import fitting
 from common import loops
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -147,3 +149,25 @@ def test_restore_latest_round_trips_typed_keys(tmp_path):
   np.testing.assert_array_equal(restored[1]["w"], state[1]["w"])
   assert int(restored[2]) == 5 and histories["loss"].shape == (5,)
   assert checkpoint.manager(str(tmp_path), resume=False).latest_step() is None  # a fresh run
+
+
+def test_fit_resumes_from_its_checkpoint_bit_for_bit(tmp_path):
+  """``common.fitting.fit``, which trains the digits DDPM, classifier and reward predictor."""
+  data = (np.linspace(0.0, 1.0, 32, dtype=np.float32),)
+  loss = lambda p, key, batch: (jnp.mean((batch[0] * p["w"] - 1.0) ** 2)
+                                + 0.01 * jax.random.normal(key))
+
+  def fit(folder, num_steps, resume):
+    manager = checkpoint.manager(str(folder), resume)
+    params, losses = fitting.fit(jax.random.key(0), {"w": jnp.zeros(())}, loss, optax.adam(0.1),
+                                 data, batch_size=8, num_steps=num_steps, chunk_size=2,
+                                 label=None, ema_decay=0.9, manager=manager, checkpoint_every=4)
+    manager.close()
+    return params, losses
+
+  whole = fit(tmp_path / "whole", 12, False)
+  fit(tmp_path / "split", 8, False)
+  resumed = fit(tmp_path / "split", 12, True)
+  np.testing.assert_array_equal(resumed[0]["w"], whole[0]["w"])
+  np.testing.assert_array_equal(resumed[1], whole[1])
+  assert resumed[1].shape == (12,)
