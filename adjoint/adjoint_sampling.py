@@ -82,9 +82,9 @@ def train(
   state = algorithm.init(params, target.dim)
   done, (key_train, state), histories = training.restore(manager, (key_train, state))
   runner = training.make_epoch_runner(algorithm.step)
-  _, state = training.train_epochs(runner, key_train, state, (), config.num_epochs, config.chunk_size,
-                        histories, block_size=config.checkpoint_every, manager=manager,
-                        done=done, progress=progress)
+  _, state = training.train_epochs(
+      runner, key_train, state, (), config.num_epochs, config.chunk_size, histories,
+      block_size=config.checkpoint_every, manager=manager, done=done, progress=progress)
   return TrainingResult(state.sampling_params, adjoint_matching.AdjointMatchingInfo(**histories),
                         apply_fn, schedule)
 

@@ -2,9 +2,9 @@
 
 Alternates adjoint matching and corrector matching for ``config.num_stages`` stages, draws
 ``config.num_samples`` samples and writes ``<file_path>/<expe_name>/``: config.json,
-checkpoints/ (``--resume`` continues from the latest), hist_{loss,mean,std}.npy (per adjoint-matching epoch, stages in sequence),
-hist_corrector_loss.npy (stages × corrector epochs), samples.npy (original coordinates),
-metrics.json and asbs.png.
+checkpoints/ (``--resume`` continues from the latest), hist_{loss,mean,std}.npy (per
+adjoint-matching epoch, stages in sequence), hist_corrector_loss.npy (stages × corrector
+epochs), samples.npy (original coordinates), metrics.json and asbs.png.
 """
 
 import time

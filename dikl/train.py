@@ -9,8 +9,8 @@ r"""Train a DiKL neural sampler (He et al. 2025) on MoG-40, MW-32, DW-4 or LJ-13
 The configuration is ``configs/dikl_<target>.py`` with ``get_config(preset)`` (or any file given
 by ``--config=path.py:preset``). Writes into ``<file_path>/<expe_name>/`` (default expe_name
 ``<method>_<target>_<preset>``): ``config.json``, ``checkpoints/`` (the training state every
-``checkpoint_every`` iterations, ``common.checkpoint``), ``hist_*.npy``, ``generator.msgpack``, ``samples.npy``
-(num_samples, dim), ``metrics.json`` and ``dikl_<target>.png``.
+``checkpoint_every`` iterations, ``common.checkpoint``), ``hist_*.npy``, ``generator.msgpack``,
+``samples.npy`` (num_samples, dim), ``metrics.json`` and ``dikl_<target>.png``.
 """
 
 import os

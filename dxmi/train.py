@@ -4,10 +4,11 @@ Loads (or trains, once) the digits DDPM and the metric classifier from ``config.
 starts from the FastDPM-VAR reduction of the DDPM and runs Algorithm 2 of Yoon et al. (2024)
 (``dxmi.algorithm``), scoring the sampler by clfFD against the training digits every
 ``evaluate_every`` iterations and keeping the best. Writes ``<file_path>/<expe_name>/``:
-config.json, checkpoints/ (at every evaluation; ``--resume`` continues from the latest), hist_*.npy (per iteration; hist_eval_* per evaluation), sampler.msgpack and
-energy.msgpack (best sampler, final energy), samples.npy (num_eval digits of the best sampler),
-metrics.json (start and best: clfFD train/test, pixel FD, class entropy, confidence,
-memorisation ratio; the relative clfFD improvement on the test digits) and dxmi_digits.png.
+config.json, checkpoints/ (at every evaluation; ``--resume`` continues from the latest),
+hist_*.npy (per iteration; hist_eval_* per evaluation), sampler.msgpack and energy.msgpack
+(best sampler, final energy), samples.npy (num_eval digits of the best sampler), metrics.json
+(start and best: clfFD train/test, pixel FD, class entropy, confidence, memorisation ratio;
+the relative clfFD improvement on the test digits) and dxmi_digits.png.
 """
 
 import os

@@ -3,8 +3,9 @@
 Reads the labels of ``reward_guidance.fake_dataset`` from ``--dataset_dir`` and trains the
 residual ConvNet of ``reward_guidance.predictor`` by MSE (Adam) on x_t with t drawn from the
 sampler's DDIM timestep list. Writes ``<file_path>/<expe_name>/``: config.json, checkpoints/
-(every 1000 steps; ``--resume`` continues from the latest), predictor.msgpack (flax serialisation), hist_loss.npy, metrics.json (final loss, MSE on the test digits' true
-rewards at t = 0 and at the middle noise level), loss.png.
+(every 1000 steps; ``--resume`` continues from the latest), predictor.msgpack (flax
+serialisation), hist_loss.npy, metrics.json (final loss, MSE on the test digits' true rewards at
+t = 0 and at the middle noise level), loss.png.
 """
 
 import time
