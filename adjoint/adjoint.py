@@ -1,8 +1,9 @@
 """Adjoint Sampling on a 2-D target: ``python -m adjoint.adjoint --energy=well|gmm``.
 
 Trains the controlled SDE for ``config.num_epochs`` epochs, draws ``config.num_samples`` samples
-and writes ``<file_path>/<expe_name>/``: config.json, hist_{loss,mean,std}.npy, samples.npy (in
-the target's original coordinates), metrics.json and adjoint.png.
+and writes ``<file_path>/<expe_name>/``: config.json, checkpoints/ (every
+``config.checkpoint_every`` epochs; ``--resume`` continues from the latest), hist_{loss,mean,
+std}.npy, samples.npy (in the target's original coordinates), metrics.json and adjoint.png.
 """
 
 import time
@@ -33,7 +34,7 @@ def main(argv):
   config = _CONFIG.value
   validate(config)
   run = entry_points.start_run(_FLAGS, "adjoint", config)
-  result = adjoint_sampling.train(run.key_train, config, run.target)
+  result = adjoint_sampling.train(run.key_train, config, run.target, manager=run.checkpoints)
   samples = adjoint_sampling.draw_samples(
       run.key_samples, result, run.target, adjoint_sampling.dirac_prior(run.target.dim),
       config.num_samples, config.num_steps)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 
 from adjoint import adjoint_matching
 from adjoint import controlled_sde
@@ -59,9 +60,14 @@ def point_start_adjoint(energy, schedule: schedules.GeometricSchedule, max_norm:
 
 def train(
     key: jax.Array, config: ml_collections.ConfigDict, target: targets.Target,
-    progress: bool = True,
+    progress: bool = True, manager: ocp.CheckpointManager | None = None,
 ) -> TrainingResult:
-  """Runs ``config.num_epochs`` epochs of Adjoint Sampling on ``target``."""
+  """Runs ``config.num_epochs`` epochs of Adjoint Sampling on ``target``.
+
+  With a ``manager`` (``common.checkpoint``) the key, the algorithm's state (parameters, their
+  average, optimiser state, buffer) and the histories are saved every
+  ``config.checkpoint_every`` epochs, and training resumes from the latest checkpoint there.
+  """
   schedule = schedule_from(config)
   network = control_network(config, target.dim)
   apply_fn = network.apply
@@ -74,10 +80,13 @@ def train(
   key_init, key_train = jax.random.split(key)
   params = network.init(key_init, jnp.zeros(()), jnp.zeros((1, target.dim)))
   state = algorithm.init(params, target.dim)
+  done, (key_train, state), histories = training.restore(manager, (key_train, state))
   runner = training.make_epoch_runner(algorithm.step)
-  _, state, infos = training.run_epochs(
-      runner, key_train, state, (), config.num_epochs, config.chunk_size, progress=progress)
-  return TrainingResult(state.sampling_params, infos, apply_fn, schedule)
+  _, state = training.train_epochs(
+      runner, key_train, state, (), config.num_epochs, config.chunk_size, histories,
+      block_size=config.checkpoint_every, manager=manager, done=done, progress=progress)
+  return TrainingResult(state.sampling_params, adjoint_matching.AdjointMatchingInfo(**histories),
+                        apply_fn, schedule)
 
 
 def draw_samples(

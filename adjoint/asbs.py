@@ -2,9 +2,9 @@
 
 Alternates adjoint matching and corrector matching for ``config.num_stages`` stages, draws
 ``config.num_samples`` samples and writes ``<file_path>/<expe_name>/``: config.json,
-hist_{loss,mean,std}.npy (per adjoint-matching epoch, stages in sequence),
-hist_corrector_loss.npy (stages × corrector epochs), samples.npy (original coordinates),
-metrics.json and asbs.png.
+checkpoints/ (``--resume`` continues from the latest), hist_{loss,mean,std}.npy (per
+adjoint-matching epoch, stages in sequence), hist_corrector_loss.npy (stages × corrector
+epochs), samples.npy (original coordinates), metrics.json and asbs.png.
 """
 
 import time
@@ -43,7 +43,7 @@ def main(argv):
   config = _CONFIG.value
   validate(config)
   run = entry_points.start_run(_FLAGS, "asbs", config)
-  result = asbs_training.train(run.key_train, config, run.target)
+  result = asbs_training.train(run.key_train, config, run.target, manager=run.checkpoints)
   samples = adjoint_sampling.draw_samples(
       run.key_samples, result.training, run.target,
       asbs_training.make_prior(config, run.target.dim), config.num_samples, config.num_steps)

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 
 from adjoint import adjoint_matching
 from adjoint import adjoint_sampling
@@ -131,9 +132,14 @@ class ASBSResult(NamedTuple):
 
 def train(
     key: jax.Array, config: ml_collections.ConfigDict, target: targets.Target,
-    progress: bool = True,
+    progress: bool = True, manager: ocp.CheckpointManager | None = None,
 ) -> ASBSResult:
-  """``config.num_stages`` stages of adjoint matching then corrector matching."""
+  """``config.num_stages`` stages of adjoint matching then corrector matching.
+
+  With a ``manager`` (``common.checkpoint``) the key, both states and the histories are saved
+  every ``config.checkpoint_every`` epochs of each phase and at its end, numbered by the epochs
+  of all phases so far, and training resumes from the latest checkpoint there.
+  """
   schedule = adjoint_sampling.schedule_from(config)
   control_net = adjoint_sampling.control_network(config, target.dim)
   corrector_net = corrector_network(config, target.dim)
@@ -154,22 +160,36 @@ def train(
   zeros = jnp.zeros((1, target.dim))
   adjoint_state = adjoint_alg.init(control_net.init(key_control, jnp.zeros(()), zeros), target.dim)
   corrector_state = corrector_alg.init(corrector_net.init(key_corrector, None, zeros))
+  done, (key, adjoint_state, corrector_state), histories = training.restore(
+      manager, (key, adjoint_state, corrector_state))
   adjoint_runner = training.make_epoch_runner(adjoint_alg.step)
   corrector_runner = training.make_epoch_runner(corrector_alg.step)
-  adjoint_infos, corrector_losses = [], []
+  offset = 0  # epochs of all phases before the current one
   for stage in range(config.num_stages):
     use_corrector = jnp.asarray(stage > 0)  # stage 0: h ≡ 0
-    key, adjoint_state, infos = training.run_epochs(
-        adjoint_runner, key, adjoint_state, (corrector_state.params, use_corrector),
-        config.adjoint_epochs, config.chunk_size, f"stage {stage + 1} adjoint epoch", progress)
-    adjoint_infos.append(infos)
-    key, corrector_state, infos = training.run_epochs(
-        corrector_runner, key, corrector_state, (adjoint_state.sampling_params,),
-        config.corrector_epochs, config.chunk_size, f"stage {stage + 1} corrector epoch",
-        progress)
-    corrector_losses.append(infos.loss)
-  adjoint_infos = jax.tree.map(lambda *parts: np.concatenate(parts), *adjoint_infos)
+    phase_done = min(max(done - offset, 0), config.adjoint_epochs)
+    if phase_done < config.adjoint_epochs:
+      key, adjoint_state = training.train_epochs(
+          adjoint_runner, key, adjoint_state, (corrector_state.params, use_corrector),
+          config.adjoint_epochs, config.chunk_size, histories,
+          block_size=config.checkpoint_every, manager=manager, done=phase_done, offset=offset,
+          prefix="adjoint_", to_save=lambda k, s: (k, s, corrector_state),
+          label=f"stage {stage + 1} adjoint epoch", progress=progress)
+    offset += config.adjoint_epochs
+    phase_done = min(max(done - offset, 0), config.corrector_epochs)
+    if phase_done < config.corrector_epochs:
+      key, corrector_state = training.train_epochs(
+          corrector_runner, key, corrector_state, (adjoint_state.sampling_params,),
+          config.corrector_epochs, config.chunk_size, histories,
+          block_size=config.checkpoint_every, manager=manager, done=phase_done, offset=offset,
+          prefix="corrector_", to_save=lambda k, s: (k, adjoint_state, s),
+          label=f"stage {stage + 1} corrector epoch", progress=progress)
+    offset += config.corrector_epochs
+  adjoint_infos = adjoint_matching.AdjointMatchingInfo(
+      histories["adjoint_loss"], histories["adjoint_sample_mean"],
+      histories["adjoint_sample_std"])
   return ASBSResult(
-      adjoint_sampling.TrainingResult(adjoint_state.sampling_params, adjoint_infos, control_net.apply,
-                                      schedule),
-      corrector_state.params, adjoint_infos, np.stack(corrector_losses))
+      adjoint_sampling.TrainingResult(adjoint_state.sampling_params, adjoint_infos,
+                                      control_net.apply, schedule),
+      corrector_state.params, adjoint_infos,
+      histories["corrector_loss"].reshape(config.num_stages, config.corrector_epochs))

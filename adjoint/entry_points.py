@@ -1,14 +1,17 @@
 """Flags and checks shared by the 2-D entry points (``adjoint.adjoint``, ``adjoint.asbs``)."""
 
+import os
 import time
 from typing import NamedTuple
 
 from absl import flags
 import jax
 import ml_collections
+import orbax.checkpoint as ocp
 
 from adjoint import report
 from adjoint import targets
+from common import checkpoint
 from common import cli
 from common import parallel
 from common import networks
@@ -18,14 +21,18 @@ class SamplerFlags(NamedTuple):
   energy: flags.FlagHolder
   file_path: flags.FlagHolder
   expe_name: flags.FlagHolder
+  resume: flags.FlagHolder
 
 
 def define_sampler_flags(method: str) -> SamplerFlags:
-  """``--energy``, ``--file_path`` and ``--expe_name`` (default ``<method>_<energy>``)."""
+  """``--energy``, ``--file_path``, ``--expe_name`` (default ``<method>_<energy>``) and
+  ``--resume``."""
   return SamplerFlags(
       flags.DEFINE_enum("energy", "gmm", list(targets.ENERGIES), "Target energy."),
       flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs."),
-      flags.DEFINE_string("expe_name", None, f"Output subfolder (default {method}_<energy>)."))
+      flags.DEFINE_string("expe_name", None, f"Output subfolder (default {method}_<energy>)."),
+      flags.DEFINE_bool("resume", False,
+                        "Continue from the latest checkpoint in <folder>/checkpoints."))
 
 
 class Run(NamedTuple):
@@ -33,23 +40,34 @@ class Run(NamedTuple):
   target: targets.Target
   key_train: jax.Array
   key_samples: jax.Array
+  checkpoints: ocp.CheckpointManager
+
+
+# Fields that may change when a run is resumed: a longer run continues a shorter one.
+RESUMABLE = ("num_epochs", "num_stages", "chunk_size", "num_samples")
 
 
 def start_run(sampler_flags: SamplerFlags, method: str, config) -> Run:
-  """After validation: one XLA device per core, the output folder with config.json, the target
-  and the keys of training and of the final samples. (``common.cli.run`` has already turned on
-  the persistent compilation cache.)"""
-  parallel.use_all_cpu_cores()  # before the first array is made
+  """After validation: one XLA device per core, the output folder with config.json, the target,
+  the keys of training and of the final samples, and the checkpoints (emptied unless
+  ``--resume``). (``common.cli.run`` has already turned on the persistent compilation cache.)"""
   energy = sampler_flags.energy.value
-  folder = cli.make_output_dir(
-      sampler_flags.file_path.value, sampler_flags.expe_name.value or f"{method}_{energy}")
-  cli.write_config(folder, {"energy": energy, **config.to_dict()})
+  config_dict = {"energy": energy, **config.to_dict()}
+  name = sampler_flags.expe_name.value or f"{method}_{energy}"
+  if sampler_flags.resume.value:
+    checkpoint.check_resumable(os.path.join(sampler_flags.file_path.value, name), config_dict,
+                               RESUMABLE)
+  parallel.use_all_cpu_cores()  # before the first array is made
+  folder = cli.make_output_dir(sampler_flags.file_path.value, name)
+  cli.write_config(folder, config_dict)
   key_train, key_samples = jax.random.split(jax.random.key(config.seed))
-  return Run(folder, targets.make_target(energy, config), key_train, key_samples)
+  return Run(folder, targets.make_target(energy, config), key_train, key_samples,
+             checkpoint.manager(folder, sampler_flags.resume.value))
 
 
 def finish_run(run: Run, method: str, samples, histories, metrics, start_time: float) -> None:
   """Writes the outputs (``adjoint.report``) and prints the metrics and the wall time."""
+  run.checkpoints.close()
   metrics = {**metrics, "wall_time_s": time.perf_counter() - start_time}
   png = report.write_2d_outputs(run.folder, method, run.target, samples, histories, metrics)
   print(" | ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
@@ -59,7 +77,7 @@ def finish_run(run: Run, method: str, samples, histories, metrics, start_time: f
 def check_sampler_config(config: ml_collections.ConfigDict) -> None:
   """The schedule, simulation, training and network fields common to both samplers."""
   for name in ("num_steps", "n_paths", "n_inner_loop", "batch_size", "buffer_size",
-               "chunk_size", "num_samples"):
+               "chunk_size", "checkpoint_every", "num_samples"):
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
   cli.check(0 < config.sigma_min < config.sigma_max, "config.sigma_min",
             "need 0 < sigma_min < sigma_max")

@@ -3,7 +3,9 @@
 from typing import Any, Callable
 
 import jax
+import orbax.checkpoint as ocp
 
+from common import checkpoint
 from common import cli
 from common import loops
 from common import parallel
@@ -44,3 +46,43 @@ def run_epochs(
   (key, state, _), infos = loops.scan_in_chunks(
       runner, carry, num_epochs, min(chunk_size, num_epochs), on_chunk)
   return key, state, infos
+
+
+def restore(manager: ocp.CheckpointManager | None, initial: Any
+            ) -> tuple[int, Any, checkpoint.History]:
+  """``(epochs done, state, histories)`` from the latest checkpoint of ``manager``, laid out on
+  the devices as ``train_epochs`` lays out its carry; ``(0, initial, {})`` when there is none."""
+  restored = None if manager is None else checkpoint.restore_latest(
+      manager, parallel.replicate(initial))
+  if restored is None:
+    return 0, initial, {}
+  print(f"resumed from epoch {restored[0]}", flush=True)
+  return restored
+
+
+def train_epochs(
+    runner, key: jax.Array, state: Any, args: tuple, num_epochs: int, chunk_size: int,
+    histories: checkpoint.History, *, block_size: int,
+    manager: ocp.CheckpointManager | None = None, done: int = 0, offset: int = 0,
+    prefix: str = "", to_save: Callable[[jax.Array, Any], Any] = lambda key, state: (key, state),
+    label: str = "epoch", progress: bool = True,
+) -> tuple[jax.Array, Any]:
+  """``run_epochs`` for a training: epochs ``done … num_epochs`` checked for finiteness and, with
+  a ``manager``, checkpointed every ``block_size`` epochs (``common.checkpoint``).
+
+  The epoch infos are appended to ``histories`` as ``<prefix><field>``; ``to_save(key, state)``
+  is what each checkpoint holds, numbered (and named in messages) ``epoch offset + epochs done``;
+  ``label`` names the progress lines. Returns ``(key, state)``.
+  """
+  report = cli.Progress(num_epochs - done, label) if progress else None
+
+  def on_chunk(epochs, infos):
+    if report is not None:
+      report(epochs - done, loss=infos.loss[-1])
+
+  carry = parallel.replicate((key, state, tuple(args)))
+  (key, state, _), _ = checkpoint.train_in_blocks(
+      runner, carry, manager, histories, num_steps=num_epochs, block_size=block_size,
+      chunk_size=chunk_size, done=done, offset=offset, prefix=prefix, label="epoch",
+      to_save=lambda carry: to_save(carry[0], carry[1]), on_chunk=on_chunk)
+  return key, state

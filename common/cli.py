@@ -3,7 +3,8 @@
 An entry point validates all of its flags first (``check``), then creates its output folder
 (``make_output_dir``), delegates to library code, and writes through ``common.io`` (atomic).
 ``run`` turns any bad flag into one line on stderr and exit status 2: no traceback, and nothing
-created, because validation comes before the folder is made.
+created, because validation comes before the folder is made. A ``RunError`` raised later (a
+diverged training, ``common.checkpoint``) is one line too, with exit status 1.
 """
 
 import importlib
@@ -21,6 +22,7 @@ import numpy as np
 from common import io
 
 USAGE_ERROR = 2
+RUN_ERROR = 1
 
 
 class FlagError(ValueError):
@@ -29,6 +31,11 @@ class FlagError(ValueError):
   def __init__(self, flag: str, message: str):
     super().__init__(f"--{flag}: {message}")
     self.flag = flag
+
+
+class RunError(RuntimeError):
+  """A run that cannot go on (e.g. a diverged training); ``run`` reports it as one line
+  ``error: message`` and exit status 1."""
 
 
 def check(condition: bool, flag: str, message: str) -> None:
@@ -81,6 +88,9 @@ def run(main: Callable[[list[str]], Any]) -> None:
       return main(argv)
     except FlagError as e:
       _exit_usage(str(e))
+    except RunError as e:
+      print(f"error: {e}", file=sys.stderr, flush=True)
+      sys.exit(RUN_ERROR)
 
   enable_compilation_cache()
   app.run(checked_main, flags_parser=_parse_flags)

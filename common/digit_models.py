@@ -3,11 +3,15 @@
 ``train_or_load_ddpm`` / ``train_or_load_classifier`` look for the weights in ``model_dir``
 (flax serialisation, one file per setting, e.g. ``ddpm_steps6000_seed0_ema0.999.msgpack``) and
 train and save them only when absent, so ``reward_guidance`` and ``dxmi`` share one pretrained model.
+While training, checkpoints go to ``<model_dir>/<file name without .msgpack>/checkpoints``
+(``common.checkpoint``): an interrupted training resumes from there on the next call (the
+folder's name holds every setting), and the folder is removed once the weights are saved.
 
 ``python -m common.pretrain_digits`` trains or loads both and evaluates the DDPM.
 """
 
 import os
+import shutil
 import time
 from typing import Any, Callable
 
@@ -15,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from common import checkpoint
 from common import ddpm
 from common import digit_metrics
 from common import digits
@@ -49,16 +54,21 @@ def eps_fn(params: Any) -> ddpm.EpsFn:
   return lambda x, t: network.apply(params, x, jnp.asarray(t, jnp.float32))
 
 
-def _train_or_load(path: str, template: Any, train: Callable[[], tuple[Any, dict]], what: str,
+def _train_or_load(path: str, template: Any, train: Callable[[Any], tuple[Any, dict]], what: str,
                    log: Callable[[str], None]) -> Any:
+  """``train(checkpoint manager) -> (params, info)`` runs only when ``path`` is absent."""
   if os.path.isfile(path):
     log(f"loaded {what} from {path}")
     return io.load_params(path, template)
   os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
   start = time.perf_counter()
-  params, info = train()
+  run_folder = os.path.splitext(path)[0]
+  manager = checkpoint.manager(run_folder, resume=True)
+  params, info = train(manager)
+  manager.close()
   info = dict(info, train_wall_time_s=time.perf_counter() - start)
   io.save_params(path, params)
+  shutil.rmtree(run_folder)
   io.save_json(os.path.splitext(path)[0] + ".json", info)
   log(f"trained {what} in {info['train_wall_time_s']:.0f} s; saved to {path}")
   return params
@@ -72,12 +82,12 @@ def train_or_load_ddpm(model_dir: str = DEFAULT_MODEL_DIR, num_steps: int = DDPM
   template = ddpm_network().init(key_init, jnp.zeros((1, digits.DIM)), jnp.zeros(()))
   schedule = ddpm_schedule()
 
-  def train():
+  def train(manager):
     loss = lambda p, k, batch: ddpm.eps_loss(ddpm_network().apply, p, schedule, k, batch[0])
     params, losses = fitting.fit(key_fit, template, loss, optax.adam(DDPM_LEARNING_RATE),
                                  (digits.load().x_train,), batch_size=DDPM_BATCH,
                                  num_steps=num_steps, chunk_size=500, label="ddpm step",
-                                 ema_decay=DDPM_EMA_DECAY)
+                                 ema_decay=DDPM_EMA_DECAY, manager=manager)
     return params, {"num_steps": num_steps, "seed": seed, "ema_decay": DDPM_EMA_DECAY,
                     "final_loss_mean_last_500": float(losses[-500:].mean())}
 
@@ -92,12 +102,12 @@ def train_or_load_classifier(model_dir: str = DEFAULT_MODEL_DIR, seed: int = 0,
   key_init, key_fit = jax.random.split(jax.random.key(seed))
   template = digit_metrics.Classifier().init(key_init, jnp.zeros((1, digits.DIM)))
 
-  def train():
+  def train(manager):
     data = digits.load()
     params, losses = fitting.fit(
         key_fit, template, digit_metrics.classifier_loss, optax.adam(CLASSIFIER_LEARNING_RATE),
         (data.x_train, data.y_train), batch_size=CLASSIFIER_BATCH, num_steps=CLASSIFIER_STEPS,
-        label=None)
+        label=None, manager=manager)
     logits = digit_metrics.Classifier().apply(params, jnp.asarray(data.x_test))
     accuracy = float(jnp.mean(jnp.argmax(logits, axis=1) == data.y_test))
     return params, {"seed": seed, "test_accuracy": accuracy,

@@ -1,7 +1,10 @@
 """Minibatch training of a loss ``loss_fn(params, key, batch)`` by optax, in compiled chunks.
 
 Batches are drawn on the device (rows with replacement), so a whole chunk of optimiser steps is
-one ``lax.scan`` and the host sees the losses once per chunk (``common.loops``).
+one ``lax.scan`` and the host sees the losses once per chunk (``common.loops``). A non-finite
+loss or parameter stops the training (``common.checkpoint.NonFiniteError``); with a checkpoint
+manager the state is saved every ``checkpoint_every`` steps and training resumes from the
+latest checkpoint.
 """
 
 from typing import Any, Callable, NamedTuple
@@ -10,7 +13,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 
+from common import checkpoint
 from common import cli
 from common import loops
 
@@ -26,7 +31,8 @@ class FitState(NamedTuple):
 
 def fit(key: jax.Array, params: Any, loss_fn: LossFn, optimizer: optax.GradientTransformation,
         data: tuple[jax.Array, ...], *, batch_size: int, num_steps: int, chunk_size: int = 500,
-        label: str | None = "step", ema_decay: float | None = None
+        label: str | None = "step", ema_decay: float | None = None,
+        manager: ocp.CheckpointManager | None = None, checkpoint_every: int = 1000,
         ) -> tuple[Any, np.ndarray]:
   """Runs ``num_steps`` Adam-style steps; returns (params, per-step losses (num_steps,)).
 
@@ -46,6 +52,8 @@ def fit(key: jax.Array, params: Any, loss_fn: LossFn, optimizer: optax.GradientT
     chunk_size: steps per compiled call (progress is printed per chunk).
     label: progress label; None prints nothing.
     ema_decay: None to return the last iterate, or the decay d ∈ [0, 1) of the average.
+    manager: checkpoints (``common.checkpoint.manager``) to resume from and save to; None: none.
+    checkpoint_every: steps between checkpoints (with a ``manager``).
   """
   if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
     raise ValueError(f"ema_decay must lie in [0, 1), got {ema_decay}")
@@ -61,11 +69,18 @@ def fit(key: jax.Array, params: Any, loss_fn: LossFn, optimizer: optax.GradientT
     params = optax.apply_updates(state.params, updates)
     average = params if ema_decay is None else optax.incremental_update(
         params, state.average, 1.0 - ema_decay)
-    return FitState(key, params, opt_state, average), loss
+    return FitState(key, params, opt_state, average), {"loss": loss}
 
-  report = cli.Progress(num_steps, label) if label else None
-  on_chunk = (lambda done, losses: report(done, loss=losses[-1])) if report else None
-  state, losses = loops.scan_in_chunks(
-      loops.make_chunk_runner(step), FitState(key, params, optimizer.init(params), params),
-      num_steps, min(chunk_size, num_steps), on_chunk)
-  return state.average, losses
+  state = FitState(key, params, optimizer.init(params), params)
+  done, histories = 0, {}
+  restored = None if manager is None else checkpoint.restore_latest(manager, state)
+  if restored is not None:
+    done, state, histories = restored
+    print(f"resumed from step {done}", flush=True)
+  report = cli.Progress(num_steps - done, label) if label else None
+  on_chunk = (lambda steps, out: report(steps - done, loss=out["loss"][-1])) if report else None
+  state, histories = checkpoint.train_in_blocks(
+      loops.make_chunk_runner(step), state, manager, histories, num_steps=num_steps,
+      block_size=checkpoint_every if manager is not None else num_steps,
+      chunk_size=chunk_size, done=done, on_chunk=on_chunk)
+  return state.average, histories["loss"]

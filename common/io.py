@@ -7,6 +7,7 @@ renames it over the destination (``os.replace`` is atomic on POSIX within one fi
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from typing import Any, Iterator, Mapping
 
@@ -56,6 +57,12 @@ def save_histories(folder: str, histories: Mapping[str, Any], suffix: str = "") 
     save_npy(path, values)
     paths.append(path)
   return paths
+
+
+def copy_file(source: str, path: str) -> None:
+  """Copies ``source`` to ``path`` atomically."""
+  with atomic_path(path) as tmp:
+    shutil.copyfile(source, tmp)
 
 
 def save_params(path: str, params: Any) -> None:

@@ -24,6 +24,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.ema_decay = 0.999  # moving average of the parameters that simulate paths; 0: off
   config.max_adjoint_norm = 100.0  # per-sample clipping of the adjoint; None: no clipping
   config.chunk_size = 25  # epochs per compiled call (progress is printed after each)
+  config.checkpoint_every = 50  # epochs between checkpoints (a multiple of chunk_size)
   # Network f_θ(t, x) = u_θ(t, x) / σ(t).
   config.hidden_sizes = (128, 128, 128)
   config.num_frequencies = 8

@@ -1,50 +1,24 @@
-"""Checkpoints and saved generators of ``dikl.train`` (flax msgpack, written atomically).
+"""Saved generators of ``dikl.train`` (flax msgpack, written atomically).
 
-A run folder holds ``config.json`` (the resolved configuration and flags), ``checkpoint.msgpack``
-(the full training state and the histories so far, to ``--resume``) and, at the end,
+A run folder holds ``config.json`` (the resolved configuration and flags), ``checkpoints/`` (the
+full training state, to ``--resume``: ``common.checkpoint``) and, at the end,
 ``generator.msgpack`` (the generator's parameters alone). ``load_generator`` rebuilds the
-generator from the latter two files, which is what ``dikl.eval --model_path`` does.
+generator from ``config.json`` and ``generator.msgpack``, which is what ``dikl.eval
+--model_path`` does.
 """
 
 import json
 import os
-from typing import Any, Mapping
+from typing import Any
 
-from flax import serialization
 import jax
 import ml_collections
-import numpy as np
 
 from common import io
 from common import targets as targets_lib
 from dikl import dikl
 
-CHECKPOINT = "checkpoint.msgpack"
 GENERATOR = "generator.msgpack"
-
-
-def _write_bytes(path: str, data: bytes) -> None:
-  with io.atomic_path(path) as tmp, open(tmp, "wb") as f:
-    f.write(data)
-
-
-def save_checkpoint(folder: str, state: dikl.TrainState, histories: Mapping[str, np.ndarray]
-                    ) -> str:
-  """Writes the training state and the histories of the iterations done so far."""
-  path = os.path.join(folder, CHECKPOINT)
-  payload = {"state": serialization.to_state_dict(state),
-             "histories": {k: np.asarray(v) for k, v in histories.items()}}
-  _write_bytes(path, serialization.msgpack_serialize(payload))
-  return path
-
-
-def load_checkpoint(folder: str, template: dikl.TrainState
-                    ) -> tuple[dikl.TrainState, dict[str, np.ndarray]]:
-  """The state (with ``template``'s structure) and histories written by ``save_checkpoint``."""
-  with open(os.path.join(folder, CHECKPOINT), "rb") as f:
-    payload = serialization.msgpack_restore(f.read())
-  state = serialization.from_state_dict(template, payload["state"])
-  return state, {k: np.asarray(v) for k, v in payload["histories"].items()}
 
 
 def save_generator(folder: str, params: Any) -> str:

@@ -8,12 +8,11 @@ r"""Train a DiKL neural sampler (He et al. 2025) on MoG-40, MW-32, DW-4 or LJ-13
 
 The configuration is ``configs/dikl_<target>.py`` with ``get_config(preset)`` (or any file given
 by ``--config=path.py:preset``). Writes into ``<file_path>/<expe_name>/`` (default expe_name
-``<method>_<target>_<preset>``): ``config.json``, ``checkpoint.msgpack`` (every
-``checkpoint_every`` iterations), ``hist_*.npy``, ``generator.msgpack``, ``samples.npy``
-(num_samples, dim), ``metrics.json`` and ``dikl_<target>.png``.
+``<method>_<target>_<preset>``): ``config.json``, ``checkpoints/`` (the training state every
+``checkpoint_every`` iterations, ``common.checkpoint``), ``hist_*.npy``, ``generator.msgpack``,
+``samples.npy`` (num_samples, dim), ``metrics.json`` and ``dikl_<target>.png``.
 """
 
-import json
 import os
 import sys
 import time
@@ -23,6 +22,7 @@ import jax
 from ml_collections import config_flags
 import numpy as np
 
+from common import checkpoint as checkpoint_lib
 from common import cli
 from common import energies as energies_lib
 from common import io
@@ -61,7 +61,8 @@ _PRESET = flags.DEFINE_enum("preset", "paper", list(dikl_base.PRESETS),
 _METHOD = flags.DEFINE_enum("method", "dikl", list(dikl.METHODS),
                             "dikl, or rkl: the reverse-KL baseline (smallest noise level only).")
 _CONFIG = config_flags.DEFINE_config_file("config", _default_config(), "Configuration file.")
-_RESUME = flags.DEFINE_bool("resume", False, "Continue from <folder>/checkpoint.msgpack.")
+_RESUME = flags.DEFINE_bool("resume", False,
+                            "Continue from the latest checkpoint in <folder>/checkpoints.")
 _REFERENCE = flags.DEFINE_string(
     "reference", None, "Reference samples .npy for the metrics (default: the exact sampler of "
     "mog/mw; none for dw/lj, which then report energies only).")
@@ -93,19 +94,6 @@ def _check_config(config) -> None:
   cli.check(config.weight in ("inv_alpha", "one"), "config.weight", "must be inv_alpha or one")
   cli.check(not config.soft_core or config.target == "lj", "config.soft_core",
             "is for the lj target only")
-
-
-def _check_resumable(folder, config_dict):
-  """Checks a resumed run has the saved configuration (up to _RESUMABLE fields)."""
-  path = os.path.join(folder, "config.json")
-  cli.check(os.path.isfile(os.path.join(folder, checkpoint.CHECKPOINT)) and os.path.isfile(path),
-            "resume", f"no checkpoint in {folder}")
-  with open(path) as f:
-    saved = json.load(f)
-  current = json.loads(json.dumps(config_dict))  # tuples as lists, like the saved file
-  changed = sorted(k for k in set(saved) | set(current)
-                   if k not in _RESUMABLE and saved.get(k) != current.get(k))
-  cli.check(not changed, "resume", f"the configuration differs from the saved run in {changed}")
 
 
 def target_metrics(target, samples: np.ndarray, reference: np.ndarray | None) -> dict:
@@ -176,7 +164,7 @@ def main(argv) -> None:
   config_dict = {"method": _METHOD.value, "reference": _REFERENCE.value, **config.to_dict()}
   folder = os.path.join(_FILE_PATH.value, expe_name)
   if _RESUME.value:
-    _check_resumable(folder, config_dict)
+    checkpoint_lib.check_resumable(folder, config_dict, _RESUMABLE)
   folder = cli.make_output_dir(_FILE_PATH.value, expe_name)
   cli.write_config(folder, config_dict)
 
@@ -187,8 +175,9 @@ def main(argv) -> None:
   key_init, key_train, key_samples = jax.random.split(jax.random.key(config.seed), 3)
   state = trainer.init(key_init)
   histories = {name: np.zeros((0,), np.float32) for name in HISTORY_NAMES}
+  manager = checkpoint_lib.manager(folder, _RESUME.value)
   if _RESUME.value:
-    state, histories = checkpoint.load_checkpoint(folder, state)
+    _, state, histories = checkpoint_lib.restore_latest(manager, state)
     print(f"resumed from iteration {int(state.iteration)}", flush=True)
 
   def step(state):
@@ -198,22 +187,20 @@ def main(argv) -> None:
   progress = cli.Progress(max(config.num_iterations - done, 1), label="iteration")
 
   def report(steps_done, outputs):
+    steps_done -= done  # progress of this process
     elapsed = time.perf_counter() - progress.start
     progress(steps_done, generator_loss=outputs.generator_loss[-1],
              score_loss=outputs.score_loss[-1], score_difference=outputs.score_difference[-1],
              acceptance=outputs.acceptance[-1],
              samples_per_s=steps_done * config.batch_size / elapsed)
 
-  def save(steps_done, state, outputs):
-    del steps_done
-    histories.update({name: np.concatenate([histories[name], getattr(outputs, name)])
-                      for name in HISTORY_NAMES})
-    checkpoint.save_checkpoint(folder, state, histories)
-
-  if done < config.num_iterations:
-    state, _ = loops.scan_in_blocks(loops.make_chunk_runner(step), state,
-                                    config.num_iterations - done, config.checkpoint_every,
-                                    config.chunk_size, report, save)
+  # Keys by fold_in(iteration) and checkpoints every checkpoint_every iterations from 0: a
+  # resumed run replays the uninterrupted run's compiled calls with its keys, bit for bit.
+  state, histories = checkpoint_lib.train_in_blocks(
+      loops.make_chunk_runner(step), state, manager, histories, num_steps=config.num_iterations,
+      block_size=config.checkpoint_every, chunk_size=config.chunk_size, done=done,
+      label="iteration", on_chunk=report)
+  manager.close()
 
   io.save_histories(folder, histories)
   checkpoint.save_generator(folder, state.generator)

@@ -4,10 +4,11 @@ Loads (or trains, once) the digits DDPM and the metric classifier from ``config.
 starts from the FastDPM-VAR reduction of the DDPM and runs Algorithm 2 of Yoon et al. (2024)
 (``dxmi.algorithm``), scoring the sampler by clfFD against the training digits every
 ``evaluate_every`` iterations and keeping the best. Writes ``<file_path>/<expe_name>/``:
-config.json, hist_*.npy (per iteration; hist_eval_* per evaluation), sampler.msgpack and
-energy.msgpack (best sampler, final energy), samples.npy (num_eval digits of the best sampler),
-metrics.json (start and best: clfFD train/test, pixel FD, class entropy, confidence,
-memorisation ratio; the relative clfFD improvement on the test digits) and dxmi_digits.png.
+config.json, checkpoints/ (at every evaluation; ``--resume`` continues from the latest),
+hist_*.npy (per iteration; hist_eval_* per evaluation), sampler.msgpack and energy.msgpack
+(best sampler, final energy), samples.npy (num_eval digits of the best sampler), metrics.json
+(start and best: clfFD train/test, pixel FD, class entropy, confidence, memorisation ratio;
+the relative clfFD improvement on the test digits) and dxmi_digits.png.
 """
 
 import os
@@ -16,10 +17,12 @@ import time
 _START = time.perf_counter()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from common import checkpoint
 from common import cli
 from common import digit_metrics
 from common import digit_models
@@ -32,6 +35,10 @@ from dxmi import figures
 from dxmi import training
 
 _FLAGS = entry.define_flags("dxmi", "dxmi_digits")
+_RESUME = flags.DEFINE_bool("resume", False,
+                            "Continue from the latest checkpoint in <folder>/checkpoints.")
+# Fields that may change when a run is resumed: a longer run continues a shorter one.
+_RESUMABLE = ("iterations", "chunk_size")
 
 
 def validate(config) -> None:
@@ -41,6 +48,9 @@ def validate(config) -> None:
   cli.check(config.num_eval >= 2, "config.num_eval", "needs at least 2 samples for a covariance")
   cli.check(config.value_guidance >= 0, "config.value_guidance", "must be non-negative")
   cli.check(bool(config.model_dir), "config.model_dir", "must not be empty")
+  if _RESUME.value:
+    checkpoint.check_resumable(os.path.join(_FLAGS.file_path.value, _FLAGS.expe_name.value),
+                               config.to_dict(), _RESUMABLE)
 
 
 def main(argv) -> None:
@@ -65,15 +75,35 @@ def main(argv) -> None:
   start_metrics = evaluator(start_samples)
   best = {"score": start_metrics["clf_fd_train"], "iteration": 0, "params": start_params,
           "samples": start_samples, "metrics": start_metrics}
-  evaluations = []
   print(f"start: clfFD train {start_metrics['clf_fd_train']:.3f}, "
         f"test {start_metrics['clf_fd_test']:.3f}", flush=True)
+
+  # A checkpoint holds the training's carry and the best sampler so far; the best's samples and
+  # scores are recomputed from its parameters (same noise, keys[2]) on resumption.
+  def to_save(key, state):
+    return {"key": key, "state": state, "best_params": best["params"],
+            "best_score": np.asarray(best["score"], np.float64),
+            "best_iteration": np.asarray(best["iteration"], np.int64)}
+
+  manager = checkpoint.manager(folder, _RESUME.value)
+  key, done, histories = keys[3], 0, {"eval": np.zeros((0, 4), np.float32)}
+  restored = checkpoint.restore_latest(manager, to_save(key, state))
+  if restored is not None:
+    done, saved, histories = restored
+    key, state = saved["key"], saved["state"]
+    if int(saved["best_iteration"]) > 0:
+      samples = np.asarray(plain_draw(saved["best_params"], keys[2]))
+      best.update(score=float(saved["best_score"]), iteration=int(saved["best_iteration"]),
+                  params=saved["best_params"], samples=samples, metrics=evaluator(samples))
+    print(f"resumed from iteration {done} (best {best['score']:.3f} at {best['iteration']})",
+          flush=True)
 
   def on_evaluate(done, current):
     samples = np.asarray(plain_draw(current.sampler_params, keys[2]))
     scores = evaluator(samples)
-    evaluations.append([done, scores["clf_fd_train"], scores["clf_fd_test"],
-                        scores["class_entropy"]])
+    histories["eval"] = np.concatenate([histories["eval"], np.asarray(
+        [[done, scores["clf_fd_train"], scores["clf_fd_test"], scores["class_entropy"]]],
+        np.float32)])
     if scores["clf_fd_train"] < best["score"]:
       best.update(score=scores["clf_fd_train"], iteration=done, samples=samples,
                   params=jax.device_get(current.sampler_params), metrics=scores)
@@ -82,9 +112,11 @@ def main(argv) -> None:
           flush=True)
 
   state, infos = training.run(
-      keys[3], dxmi, state, digits_sampler.data_batches(data.x_train, config.batch_size),
+      key, dxmi, state, digits_sampler.data_batches(data.x_train, config.batch_size),
       config.iterations, config.chunk_size, evaluate_every=config.evaluate_every,
-      on_evaluate=on_evaluate)
+      on_evaluate=on_evaluate, manager=manager, done=done, histories=histories, to_save=to_save)
+  manager.close()
+  evaluations = histories["eval"]
 
   metrics = {"start": start_metrics, "best": best["metrics"], "best_iteration": best["iteration"],
              "clf_fd_test_relative_improvement":
@@ -103,13 +135,13 @@ def main(argv) -> None:
   io.save_histories(folder, {
       "energy_data": infos.energy_data, "energy_sample": infos.energy_sample,
       "td_loss": infos.td_loss, "policy_loss": infos.policy_loss, "values": infos.values,
-      "std": infos.std, "eval": np.asarray(evaluations, np.float32).reshape(-1, 4)})
+      "std": infos.std, "eval": evaluations})
   io.save_params(os.path.join(folder, "sampler.msgpack"), best["params"])
   io.save_params(os.path.join(folder, "energy.msgpack"), state.value_params)
   io.save_npy(os.path.join(folder, "samples.npy"), best["samples"])
   io.save_json(os.path.join(folder, "metrics.json"), metrics)
   png = figures.digits_summary(os.path.join(folder, "dxmi_digits.png"), start_samples,
-                               best["samples"], infos, np.asarray(evaluations).reshape(-1, 4))
+                               best["samples"], infos, evaluations)
   print(f"clfFD test: start {start_metrics['clf_fd_test']:.3f} -> best "
         f"{best['metrics']['clf_fd_test']:.3f} "
         f"({100 * metrics['clf_fd_test_relative_improvement']:.1f}% lower; iteration "

@@ -2,9 +2,10 @@
 
 Reads the labels of ``reward_guidance.fake_dataset`` from ``--dataset_dir`` and trains the
 residual ConvNet of ``reward_guidance.predictor`` by MSE (Adam) on x_t with t drawn from the
-sampler's DDIM timestep list. Writes ``<file_path>/<expe_name>/``: config.json, predictor.msgpack
-(flax serialisation), hist_loss.npy, metrics.json (final loss, MSE on the test digits' true
-rewards at t = 0 and at the middle noise level), loss.png.
+sampler's DDIM timestep list. Writes ``<file_path>/<expe_name>/``: config.json, checkpoints/
+(every 1000 steps; ``--resume`` continues from the latest), predictor.msgpack (flax
+serialisation), hist_loss.npy, metrics.json (final loss, MSE on the test digits' true rewards at
+t = 0 and at the middle noise level), loss.png.
 """
 
 import time
@@ -13,7 +14,6 @@ _START = time.perf_counter()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import os
-import shutil
 
 from absl import flags
 import jax
@@ -22,6 +22,7 @@ from ml_collections import config_flags
 import numpy as np
 import optax
 
+from common import checkpoint
 from common import cli
 from common import ddpm
 from common import digit_models
@@ -39,6 +40,8 @@ _DATASET_DIR = flags.DEFINE_string("dataset_dir", "runs/reward_guidance_dataset"
                                    "Output folder of reward_guidance.fake_dataset.")
 _FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
 _EXPE_NAME = flags.DEFINE_string("expe_name", "reward_guidance_predictor", "Output subfolder.")
+_RESUME = flags.DEFINE_bool("resume", False,
+                            "Continue from the latest checkpoint in <folder>/checkpoints.")
 
 
 def main(argv):
@@ -56,13 +59,17 @@ def main(argv):
   data = digits.load()
   cli.check(labels.shape == (data.x_train.shape[0],), "dataset_dir",
             f"labels.npy has shape {labels.shape}; expected ({data.x_train.shape[0]},)")
+  config_dict = dict(config.to_dict(), dataset_dir=_DATASET_DIR.value)
+  if _RESUME.value:
+    checkpoint.check_resumable(os.path.join(_FILE_PATH.value, _EXPE_NAME.value), config_dict,
+                               ("train_steps",))
   folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
-  cli.write_config(folder, dict(config.to_dict(), dataset_dir=_DATASET_DIR.value))
+  cli.write_config(folder, config_dict)
   # The predictor's folder carries the reward, so inference needs only this folder.
-  shutil.copyfile(os.path.join(_DATASET_DIR.value, "reward.npz"),
-                  os.path.join(folder, "reward.npz"))
-  shutil.copyfile(os.path.join(_DATASET_DIR.value, "metrics.json"),
-                  os.path.join(folder, "dataset_metrics.json"))
+  io.copy_file(os.path.join(_DATASET_DIR.value, "reward.npz"), os.path.join(folder, "reward.npz"))
+  io.copy_file(os.path.join(_DATASET_DIR.value, "metrics.json"),
+               os.path.join(folder, "dataset_metrics.json"))
+  manager = checkpoint.manager(folder, _RESUME.value)
 
   model, schedule = predictor.network(config), digit_models.ddpm_schedule()
   timesteps = jnp.asarray(ddpm.ddim_timesteps(config.num_sampling_steps, schedule.num_steps))
@@ -71,7 +78,8 @@ def main(argv):
   loss = lambda p, k, batch: predictor.noised_mse(model.apply, p, k, batch, schedule, timesteps)
   params, losses = fitting.fit(key_fit, params, loss, optax.adam(config.learning_rate),
                                (data.x_train, labels), batch_size=config.batch_size,
-                               num_steps=config.train_steps)
+                               num_steps=config.train_steps, manager=manager)
+  manager.close()
   io.save_params(os.path.join(folder, "predictor.msgpack"), params)
 
   reward = rewards.load(os.path.join(folder, "reward.npz"), config.model_dir)

@@ -79,7 +79,8 @@ def _train(run_module, tmp_path, name, *extra):
 
 def test_tiny_run_writes_outputs_resumes_bit_for_bit_and_evaluates(run_module, tmp_path):
   full = _train(run_module, tmp_path, "full", "--config.num_iterations=4")
-  for name in ("config.json", "checkpoint.msgpack", "generator.msgpack", "samples.npy",
+  assert (full / "checkpoints" / "4").is_dir()
+  for name in ("config.json", "generator.msgpack", "samples.npy",
                "metrics.json", "dikl_dw.png", "hist_score_loss.npy", "hist_generator_loss.npy"):
     assert (full / name).is_file(), name
   samples = np.load(full / "samples.npy")
