@@ -28,6 +28,10 @@ def define_sampler_flags(method: str) -> SamplerFlags:
       flags.DEFINE_string("expe_name", None, f"Output subfolder (default {method}_<energy>)."))
 
 
+# The populations split over the devices: simulated paths, minibatches, final samples.
+_BATCH_FIELDS = ("n_paths", "batch_size", "num_samples")
+
+
 class Run(NamedTuple):
   folder: str
   target: targets.Target
@@ -36,10 +40,17 @@ class Run(NamedTuple):
 
 
 def start_run(sampler_flags: SamplerFlags, method: str, config) -> Run:
-  """After validation: one XLA device per core, the output folder with config.json, the target
-  and the keys of training and of the final samples. (``common.cli.run`` has already turned on
-  the persistent compilation cache.)"""
-  parallel.use_all_cpu_cores()  # before the first array is made
+  """After validation: one XLA device per core (as many as divide the batch sizes), the output
+  folder with config.json, the target and the keys of training and of the final samples.
+  (``common.cli.run`` has already turned on the persistent compilation cache.)
+
+  On other devices (GPUs, several hosts) a batch size that does not divide by their count is a
+  flag error, raised before the folder is made.
+  """
+  sizes = {name: getattr(config, name) for name in _BATCH_FIELDS}
+  parallel.use_all_cpu_cores(*sizes.values())  # before the first array is made
+  for name, size in sizes.items():
+    cli.check_batch_size(size, f"config.{name}")
   energy = sampler_flags.energy.value
   folder = cli.make_output_dir(
       sampler_flags.file_path.value, sampler_flags.expe_name.value or f"{method}_{energy}")

@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from common import io
+from common import parallel
 
 USAGE_ERROR = 2
 
@@ -35,6 +36,13 @@ def check(condition: bool, flag: str, message: str) -> None:
   """Raises ``FlagError(flag, message)`` unless ``condition`` holds."""
   if not condition:
     raise FlagError(flag, message)
+
+
+def check_batch_size(size: int, flag: str) -> None:
+  """Raises ``FlagError(flag, ...)`` unless the global batch ``size`` splits evenly over the
+  devices (``common.parallel``); it starts the JAX backend, so comes after ``use_all_cpu_cores``."""
+  message = parallel.divisibility_error(size)
+  check(message is None, flag, message or "")
 
 
 def _exit_usage(message: str) -> NoReturn:
@@ -71,7 +79,8 @@ def enable_compilation_cache() -> str | None:
 def run(main: Callable[[list[str]], Any]) -> None:
   """``absl.app.run(main)`` with one-line errors and exit status 2 for bad flags or inputs.
 
-  Also enables the persistent compilation cache (``enable_compilation_cache``).
+  Also enables the persistent compilation cache (``enable_compilation_cache``) and, on a
+  multi-host launch, joins the job (``common.parallel.initialize_distributed``).
   """
 
   def checked_main(argv: list[str]) -> Any:
@@ -82,6 +91,7 @@ def run(main: Callable[[list[str]], Any]) -> None:
     except FlagError as e:
       _exit_usage(str(e))
 
+  parallel.initialize_distributed()
   enable_compilation_cache()
   app.run(checked_main, flags_parser=_parse_flags)
 
