@@ -214,6 +214,7 @@ def main(argv) -> None:
     checkpoint.save_checkpoint(folder, state, histories)
 
   if done < config.num_iterations:
+    state = parallel.replicate(state)  # laid out as the loop returns it: one compilation
     state, _ = loops.scan_in_blocks(loops.make_chunk_runner(step), state,
                                     config.num_iterations - done, config.checkpoint_every,
                                     config.chunk_size, report, save)

@@ -6,6 +6,7 @@ import jax
 
 from common import cli
 from common import loops
+from common import parallel
 from dxmi import algorithm
 
 BatchFn = Callable[[jax.Array], jax.Array]  # key -> a (B, D) batch of data
@@ -37,6 +38,8 @@ def run(key: jax.Array, dxmi: algorithm.DxMI, state: algorithm.DxMIState, draw_b
                                         energy_sample=infos.energy_sample[-1],
                                         td_loss=infos.td_loss[-1])
   evaluate = None if on_evaluate is None else (lambda done, carry, _: on_evaluate(done, carry[1]))
-  carry, infos = loops.scan_in_blocks(make_runner(dxmi, draw_batch), (key, state), iterations,
+  # Replicated in, replicated out (``common.parallel``): every chunk reuses one compilation.
+  carry = parallel.replicate((key, state))
+  carry, infos = loops.scan_in_blocks(make_runner(dxmi, draw_batch), carry, iterations,
                                       evaluate_every or iterations, chunk_size, report, evaluate)
   return carry[1], infos

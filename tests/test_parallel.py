@@ -8,6 +8,7 @@ the eight devices and the parameters whole on each.
 """
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -93,6 +94,44 @@ def test_entry_point_rejects_an_uneven_batch_before_creating_anything(run_module
       "error: --bs: 1001 is not a multiple of the device count 8 (the global batch is split "
       "evenly over the devices)")
   assert not os.path.exists(tmp_path / "uneven")
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    return s.getsockname()[1]
+
+
+def test_two_processes_join_one_mesh_and_write_the_single_process_samples(run_module, tmp_path,
+                                                                           monkeypatch):
+  """A multi-host launch on one machine: two processes of two CPU devices each, joined through
+  JAX_COORDINATOR_ADDRESS (``jax.distributed.initialize``), run Implicit Diffusion over the four
+  devices and both write the samples of a plain one-device run."""
+  command = ["implicit_diffusion.main", "--steps=5", "--print_every=5", "--expe_name=run"]
+
+  def launch(*args):
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update(JAX_PLATFORMS="cpu", DIFFSAMPLERS_XLA_CACHE="", PYTHONPATH=REPO,
+               XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               JAX_COORDINATOR_ADDRESS=f"localhost:{_free_port()}", JAX_NUM_PROCESSES="2")
+    processes = [subprocess.Popen(
+        [sys.executable, "-m", *command, *args, f"--file_path={tmp_path / str(i)}"], cwd=REPO,
+        env={**env, "JAX_PROCESS_ID": str(i)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True) for i in range(2)]
+    outputs = [process.communicate(timeout=600) for process in processes]
+    return [(process.returncode, *output) for process, output in zip(processes, outputs)]
+
+  # The mesh spans both processes: 18 particles split over 2 devices, not over 4.
+  for returncode, _, stderr in launch("--bs=18"):
+    assert returncode == 2 and "not a multiple of the device count 4" in stderr, stderr
+  for returncode, stdout, stderr in launch("--bs=16"):
+    assert returncode == 0, stdout + stderr
+  single = run_module(*command, "--bs=16", f"--file_path={tmp_path / 'single'}")
+  assert single.returncode == 0, single.stderr
+  expected = np.load(tmp_path / "single" / "run" / "samples.npy")
+  for i in range(2):
+    np.testing.assert_allclose(np.load(tmp_path / str(i) / "run" / "samples.npy"), expected,
+                               rtol=1e-5, atol=1e-5)
 
 
 _LAUNCH_VARIABLES = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID",
