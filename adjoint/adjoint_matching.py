@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import optax
 
 from adjoint import controlled_sde
+from common import parallel
 from common import replay_buffer
 from common import schedules
 
@@ -123,7 +124,9 @@ def adjoint_matching(
   def optimiser_step(carry, key):
     params, sampling_params, num_updates, opt_state, buffer = carry
     key_batch, key_loss = jax.random.split(key)
-    batch = replay_buffer.sample(key_batch, buffer, batch_size)
+    # Each device takes a share of the minibatch; jit all-reduces the gradient.
+    batch = parallel.shard_batch(replay_buffer.sample(key_batch, buffer, batch_size),
+                                 "config.batch_size")
     loss, grads = loss_and_grad(params, apply_fn, schedule, key_loss, batch)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
@@ -138,7 +141,8 @@ def adjoint_matching(
         key_paths, apply_fn, state.sampling_params, schedule, x0, num_steps)
     adjoint = terminal_adjoint(x1, *adjoint_args)
     chex.assert_equal_shape([x0, x1, adjoint])
-    buffer = replay_buffer.add(state.buffer, Transition(x0, x1, adjoint))
+    # Paths and adjoints are computed split over the devices; the buffer is whole on each.
+    buffer = replay_buffer.add(state.buffer, parallel.gather(Transition(x0, x1, adjoint)))
     carry = (state.params, state.sampling_params, state.num_updates, state.opt_state, buffer)
     carry, losses = jax.lax.scan(optimiser_step, carry, jax.random.split(key_train, inner_steps))
     observed = observe(x1)

@@ -24,6 +24,7 @@ from adjoint import targets
 from adjoint import training
 from common import clipping
 from common import networks
+from common import parallel
 from common import schedules
 from common import sde
 
@@ -98,7 +99,7 @@ def draw_samples(
   simulate = jax.jit(controlled_sde.simulate, static_argnums=(1, 5))
   x1 = simulate(key_paths, result.apply_fn, result.params, result.schedule,
                 prior(key_prior, num), num_steps)
-  return np.asarray(target.whitening.from_whitened(x1))
+  return parallel.to_host(target.whitening.from_whitened(x1))
 
 
 def optimal_well_control(schedule: schedules.GeometricSchedule, scale: float, t, x):

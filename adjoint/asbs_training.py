@@ -32,6 +32,7 @@ from adjoint import targets
 from adjoint import training
 from common import clipping
 from common import networks
+from common import parallel
 from common import schedules
 from common import sde
 
@@ -84,7 +85,8 @@ def corrector_matching(
     def optimiser_step(carry, key_batch):
       params, opt_state = carry
       rows = jax.random.randint(key_batch, (batch_size,), 0, num_paths)
-      loss, grads = loss_and_grad(params, corrector_apply, schedule, x0[rows], x1[rows])
+      batch = parallel.shard_batch((x0[rows], x1[rows]), "config.batch_size")
+      loss, grads = loss_and_grad(params, corrector_apply, schedule, *batch)
       updates, opt_state = optimizer.update(grads, opt_state, params)
       return (optax.apply_updates(params, updates), opt_state), loss
 

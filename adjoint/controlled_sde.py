@@ -60,10 +60,13 @@ def simulate(
     num_steps: K, the number of uniform steps on [0, 1].
 
   Returns:
-    X₁, shape (N, d).
+    X₁, shape (N, d), split by rows over the devices like X₀.
+
+  Raises:
+    ValueError: when N does not divide by the device count (``common.parallel``).
   """
   params = jax.lax.stop_gradient(params)
-  x0 = parallel.shard_rows(x0)  # paths are independent: one share per CPU core
+  x0 = parallel.shard_batch(x0, "number of paths")  # independent paths: a share per device
 
   def drift(t, x):
     return schedule.sigma(t) ** 2 * apply_fn(params, t, x)
@@ -72,4 +75,4 @@ def simulate(
     return schedule.sigma(t)
 
   x1, _ = sde.simulate_sde(key, drift, diffusion, x0, time_grid(num_steps, x0.dtype))
-  return parallel.gather_rows(x1)
+  return x1

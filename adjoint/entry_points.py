@@ -35,6 +35,10 @@ def define_sampler_flags(method: str) -> SamplerFlags:
                         "Continue from the latest checkpoint in <folder>/checkpoints."))
 
 
+# The populations split over the devices: simulated paths, minibatches, final samples.
+_BATCH_FIELDS = ("n_paths", "batch_size", "num_samples")
+
+
 class Run(NamedTuple):
   folder: str
   target: targets.Target
@@ -48,16 +52,24 @@ RESUMABLE = ("num_epochs", "num_stages", "chunk_size", "num_samples")
 
 
 def start_run(sampler_flags: SamplerFlags, method: str, config) -> Run:
-  """After validation: one XLA device per core, the output folder with config.json, the target,
-  the keys of training and of the final samples, and the checkpoints (emptied unless
-  ``--resume``). (``common.cli.run`` has already turned on the persistent compilation cache.)"""
+  """After validation: one XLA device per core (as many as divide the batch sizes), the output
+  folder with config.json, the target, the keys of training and of the final samples, and the
+  checkpoints (emptied unless ``--resume``). (``common.cli.run`` has already turned on the
+  persistent compilation cache.)
+
+  On other devices (GPUs, several hosts) a batch size that does not divide by their count is a
+  flag error, raised before the folder is made.
+  """
+  sizes = {name: getattr(config, name) for name in _BATCH_FIELDS}
+  parallel.use_all_cpu_cores(*sizes.values())  # before the first array is made
+  for name, size in sizes.items():
+    cli.check_batch_size(size, f"config.{name}")
   energy = sampler_flags.energy.value
   config_dict = {"energy": energy, **config.to_dict()}
   name = sampler_flags.expe_name.value or f"{method}_{energy}"
   if sampler_flags.resume.value:
     checkpoint.check_resumable(os.path.join(sampler_flags.file_path.value, name), config_dict,
                                RESUMABLE)
-  parallel.use_all_cpu_cores()  # before the first array is made
   folder = cli.make_output_dir(sampler_flags.file_path.value, name)
   cli.write_config(folder, config_dict)
   key_train, key_samples = jax.random.split(jax.random.key(config.seed))

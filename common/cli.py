@@ -20,6 +20,7 @@ import jax
 import numpy as np
 
 from common import io
+from common import parallel
 
 USAGE_ERROR = 2
 RUN_ERROR = 1
@@ -42,6 +43,13 @@ def check(condition: bool, flag: str, message: str) -> None:
   """Raises ``FlagError(flag, message)`` unless ``condition`` holds."""
   if not condition:
     raise FlagError(flag, message)
+
+
+def check_batch_size(size: int, flag: str) -> None:
+  """Raises ``FlagError(flag, ...)`` unless the global batch ``size`` splits evenly over the
+  devices (``common.parallel``); it starts the JAX backend, so comes after ``use_all_cpu_cores``."""
+  message = parallel.divisibility_error(size)
+  check(message is None, flag, message or "")
 
 
 def _exit_usage(message: str) -> NoReturn:
@@ -78,7 +86,8 @@ def enable_compilation_cache() -> str | None:
 def run(main: Callable[[list[str]], Any]) -> None:
   """``absl.app.run(main)`` with one-line errors and exit status 2 for bad flags or inputs.
 
-  Also enables the persistent compilation cache (``enable_compilation_cache``).
+  Also enables the persistent compilation cache (``enable_compilation_cache``) and, on a
+  multi-host launch, joins the job (``common.parallel.initialize_distributed``).
   """
 
   def checked_main(argv: list[str]) -> Any:
@@ -92,6 +101,7 @@ def run(main: Callable[[list[str]], Any]) -> None:
       print(f"error: {e}", file=sys.stderr, flush=True)
       sys.exit(RUN_ERROR)
 
+  parallel.initialize_distributed()
   enable_compilation_cache()
   app.run(checked_main, flags_parser=_parse_flags)
 

@@ -13,10 +13,14 @@ import numpy as np
 from common import particles
 
 
-def hexagon_means(radius: float = 4.0, num: int = 6) -> jax.Array:
-  """Centres ``radius · (cos 2πi/num, sin 2πi/num)``, i = 0..num−1 (Marion et al. 2024, §5.1)."""
+def hexagon_means(radius: float = 4.0, num: int = 6) -> np.ndarray:
+  """Centres ``radius · (cos 2πi/num, sin 2πi/num)``, i = 0..num−1 (Marion et al. 2024, §5.1).
+
+  A NumPy float32 constant, so that a module defining it at import time does not start a JAX
+  backend (``jax.distributed.initialize`` must come first on a multi-host launch).
+  """
   angles = 2.0 * np.pi * np.arange(num) / num
-  return jnp.asarray(radius * np.stack([np.cos(angles), np.sin(angles)], axis=1), jnp.float32)
+  return (radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)).astype(np.float32)
 
 
 def isotropic_mixture_energy(
@@ -52,6 +56,7 @@ def sample_isotropic_mixture(
   The key is split in two, component indices by ``jax.random.choice`` then Gaussian noise, the
   order of the published Implicit Diffusion code, so its reference draws are reproduced exactly.
   """
+  means = jnp.asarray(means)
   key_component, key_noise = jax.random.split(key)
   component = jax.random.choice(
       key_component, means.shape[0], (num,), p=jax.nn.softmax(logits))

@@ -26,6 +26,7 @@ import optax
 
 from common import egnn
 from common import networks
+from common import parallel
 from common import particles
 from common import targets as targets_lib
 from dikl import posterior
@@ -219,15 +220,20 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
 
   def iteration(key, state):
     key_x, key_score, key_z, key_noise, key_post = jax.random.split(key, 5)
-    x = nets.generate(state.generator, nets.sample_latent(key_x, config.score_batch_size))
+    # Both batches are split over the devices (the networks' parameters are whole on each);
+    # jit all-reduces the gradients and the means.
+    latents = nets.sample_latent(key_x, config.score_batch_size)
+    x = nets.generate(state.generator, parallel.shard_batch(latents, "config.score_batch_size"))
     (score_params, score_opt_state, _), score_losses = jax.lax.scan(
         score_step, (state.score, state.score_opt, jax.lax.stop_gradient(x)),
         jax.random.split(key_score, config.score_steps))
 
-    z = nets.sample_latent(key_z, config.batch_size)
+    z = parallel.shard_batch(nets.sample_latent(key_z, config.batch_size), "config.batch_size")
     level, eps, _ = noisy(key_noise, jnp.zeros((config.batch_size, target.dim)), config.batch_size)
     alpha, sigma = levels.alpha[level][:, None], levels.sigma[level][:, None]
-    x_t_fixed = alpha * nets.generate(state.generator, z) + sigma * eps
+    # The posterior sampling of each x_t runs on the device that holds it.
+    x_t_fixed = parallel.shard_batch(alpha * nets.generate(state.generator, z) + sigma * eps,
+                                     "config.batch_size")
     target_score, acceptance = target_scores(key_post, x_t_fixed, level)
     model_score = _project(-nets.predict_noise(score_params, x_t_fixed, level) / sigma, target)
     target_score = _project(target_score, target)
@@ -252,8 +258,15 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
 
 def sample(nets: Networks, generator_params: Any, key: jax.Array, num: int,
            batch_size: int = 2000) -> jax.Array:
-  """``num`` generator samples (num, dim) in target coordinates, drawn in batches."""
+  """``num`` generator samples (num, dim) in target coordinates, drawn in batches.
+
+  Each batch is split over the devices; ``batch_size`` is rounded up to a multiple of their
+  count (the surplus of the last batch is dropped anyway).
+  """
+  devices = jax.device_count()
+  batch_size = -(-batch_size // devices) * devices
   batches = -(-num // batch_size)
   keys = jax.random.split(key, batches)
-  draw = jax.jit(lambda k: nets.generate(generator_params, nets.sample_latent(k, batch_size)))
+  draw = jax.jit(lambda k: nets.generate(
+      generator_params, parallel.shard_batch(nets.sample_latent(k, batch_size))))
   return jnp.concatenate([draw(k) for k in keys])[:num]

@@ -28,6 +28,7 @@ from common import energies as energies_lib
 from common import io
 from common import loops
 from common import metrics as metrics_lib
+from common import parallel
 from common import targets as targets_lib
 from configs import dikl_base
 from dikl import checkpoint
@@ -84,6 +85,8 @@ def _check_config(config) -> None:
             f"the configuration is for target {config.target!r}, not {_TARGET.value!r}")
   for name in _POSITIVE:
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  for name in ("batch_size", "score_batch_size"):
+    cli.check_batch_size(getattr(config, name), f"config.{name}")
   cli.check(config.mala_steps >= 0, "config.mala_steps", "must be non-negative")
   cli.check(0 < config.beta_start <= config.beta_end < 1, "config.beta_start",
             "need 0 < beta_start <= beta_end < 1")
@@ -196,6 +199,7 @@ def main(argv) -> None:
 
   # Keys by fold_in(iteration) and checkpoints every checkpoint_every iterations from 0: a
   # resumed run replays the uninterrupted run's compiled calls with its keys, bit for bit.
+  state = parallel.replicate(state)  # laid out as the loop returns it: one compilation
   state, histories = checkpoint_lib.train_in_blocks(
       loops.make_chunk_runner(step), state, manager, histories, num_steps=config.num_iterations,
       block_size=config.checkpoint_every, chunk_size=config.chunk_size, done=done,
@@ -204,8 +208,8 @@ def main(argv) -> None:
 
   io.save_histories(folder, histories)
   checkpoint.save_generator(folder, state.generator)
-  samples = np.asarray(dikl.sample(trainer.networks, state.generator, key_samples,
-                                   config.num_samples))
+  samples = parallel.to_host(dikl.sample(trainer.networks, state.generator, key_samples,
+                                         config.num_samples))
   io.save_npy(os.path.join(folder, "samples.npy"), samples)
   results = target_metrics(target, samples, reference)
   results["wall_time_s"] = time.perf_counter() - start

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import optax
 
 from common import fastdpm
+from common import parallel
 from common import replay_buffer
 
 PyTree = Any
@@ -78,9 +79,11 @@ def sample_trajectory(policy: Policy, params: dict, key: jax.Array, num: int,
   """x_0 … x_S, shape (S + 1, num, D), from x_0 ~ N(0, I), in one ``lax.scan``.
 
   ``guidance(x, t)``, if given, is added to each new state x_{t+1} (value guidance, below).
+  The trajectories are split over the devices (``num`` must divide by their count).
   """
   init_key, step_key = jax.random.split(key)
-  x0 = jax.random.normal(init_key, (num, policy.dim))
+  x0 = parallel.shard_batch(jax.random.normal(init_key, (num, policy.dim)),
+                            "the number of trajectories")
 
   def one_step(x, inputs):
     t, k = inputs
@@ -210,6 +213,7 @@ def dxmi(policy: Policy, value_fn: ValueFn, config: DxMIConfig = DxMIConfig()) -
 
   def step(key: jax.Array, state: DxMIState, data: jax.Array) -> tuple[DxMIState, DxMIInfo]:
     chex.assert_rank(data, 2)
+    data = parallel.shard_batch(data, "config.batch_size")  # as the trajectories are
     sample_key, buffer_key, noise_key = jax.random.split(key, 3)
     params = state.sampler_params
     trajectory = jax.lax.stop_gradient(
@@ -244,9 +248,11 @@ def dxmi(policy: Policy, value_fn: ValueFn, config: DxMIConfig = DxMIConfig()) -
 
     # Policy step on buffered transitions, re-stepped with the reparameterised policy.
     steps_all = jnp.repeat(jnp.arange(num_steps), batch)
-    buffer = replay_buffer.add(
-        state.buffer, {"x": trajectory[:-1].reshape(-1, policy.dim), "t": steps_all})
-    drawn = replay_buffer.sample(buffer_key, buffer, config.policy_batch)
+    # The buffer is whole on every device; its minibatch is split over them again.
+    buffer = replay_buffer.add(state.buffer, parallel.gather(
+        {"x": trajectory[:-1].reshape(-1, policy.dim), "t": steps_all}))
+    drawn = parallel.shard_batch(replay_buffer.sample(buffer_key, buffer, config.policy_batch),
+                                 "config.batch_size")
     noise = jax.random.normal(noise_key, drawn["x"].shape)
 
     def policy_loss(sampler_params):

@@ -10,6 +10,7 @@ from common import digit_models
 from common import digits
 from common import fastdpm
 from common import networks
+from common import parallel
 from dxmi import algorithm
 
 
@@ -32,11 +33,18 @@ def sampler(few_step: algorithm.Policy, num: int, guidance_fn=None):
   """A jitted ``draw(params, key) -> (num, 64)`` of final states, optionally value-guided.
 
   ``guidance_fn(params) -> guidance`` builds the guidance of ``algorithm.sample_trajectory``
-  from the sampler's parameters (value guidance scales with σ_t).
+  from the sampler's parameters (value guidance scales with σ_t). The trajectories are split
+  over the devices: ``num`` is rounded up to a multiple of their count and the first ``num``
+  kept, the same digits as on one device (JAX's partitionable random numbers do not depend on
+  how many follow).
   """
+  devices = jax.device_count()
+  padded = -(-num // devices) * devices
+
   def draw(params: dict, key: jax.Array) -> jax.Array:
     guidance = None if guidance_fn is None else guidance_fn(params)
-    return algorithm.sample_trajectory(few_step, params, key, num, guidance)[-1]
+    final = algorithm.sample_trajectory(few_step, params, key, padded, guidance)[-1, :num]
+    return parallel.gather(final)  # whole on every host, for the metrics
   return jax.jit(draw)
 
 

@@ -49,6 +49,7 @@ def check_algorithm_fields(config: ml_collections.ConfigDict) -> None:
             "must be 'sigmoid', 'linear' or 'none'")
   cli.check(config.buffer_capacity >= config.batch_size * config.num_steps,
             "config.buffer_capacity", "must hold one batch of transitions")
+  cli.check_batch_size(config.batch_size, "config.batch_size")
 
 
 def algorithm_config(config: ml_collections.ConfigDict,

@@ -8,6 +8,7 @@ import orbax.checkpoint as ocp
 from common import checkpoint
 from common import cli
 from common import loops
+from common import parallel
 from dxmi import algorithm
 
 BatchFn = Callable[[jax.Array], jax.Array]  # key -> a (B, D) batch of data
@@ -45,9 +46,10 @@ def run(key: jax.Array, dxmi: algorithm.DxMI, state: algorithm.DxMIState, draw_b
                                          td_loss=infos.td_loss[-1])
   evaluate = None if on_evaluate is None else (lambda steps, carry: on_evaluate(steps, carry[1]))
   histories = {} if histories is None else histories
+  # Replicated in, replicated out (``common.parallel``): every chunk reuses one compilation.
   carry, histories = checkpoint.train_in_blocks(
-      make_runner(dxmi, draw_batch), (key, state), manager, histories, num_steps=iterations,
-      block_size=evaluate_every or iterations, chunk_size=chunk_size, done=done,
-      label="iteration", to_save=lambda carry: to_save(*carry), on_chunk=report,
+      make_runner(dxmi, draw_batch), parallel.replicate((key, state)), manager, histories,
+      num_steps=iterations, block_size=evaluate_every or iterations, chunk_size=chunk_size,
+      done=done,      label="iteration", to_save=lambda carry: to_save(*carry), on_chunk=report,
       on_block=evaluate)
   return carry[1], algorithm.DxMIInfo(*(histories[name] for name in algorithm.DxMIInfo._fields))

@@ -33,6 +33,7 @@ import numpy as np
 
 from common import energies
 from common import loops
+from common import parallel
 from common import quadrature
 from common import sde
 
@@ -124,7 +125,8 @@ def implicit_diffusion(
 
   def init(seed_key: jax.Array) -> State:
     particle_key = jax.random.split(seed_key, 3)[1]
-    return State(jax.random.normal(particle_key, (num_particles, DIM)), theta_init)
+    particles = jax.random.normal(particle_key, (num_particles, DIM))
+    return State(parallel.shard_batch(particles, "bs"), theta_init)
 
   def sample_particles(key: jax.Array, particles: jax.Array, theta: jax.Array) -> jax.Array:
     if not warm_start:
@@ -139,7 +141,8 @@ def implicit_diffusion(
   def step(key: jax.Array, state: State) -> tuple[State, Info]:
     _, key_langevin, key_reference = jax.random.split(key, 3)
     theta = state.theta
-    particles = sample_particles(key_langevin, state.particles, theta)
+    # The particles are split over the devices; the means of the θ update are all-reduced.
+    particles = parallel.shard_batch(sample_particles(key_langevin, state.particles, theta), "bs")
     reference = energies.sample_isotropic_mixture(
         key_reference, theta_init, CENTRES, reference_std, num_reference)
     rewards = batch_reward(particles)
@@ -208,9 +211,9 @@ def run(
   """
   init, advance = make_runner(algorithm, len(seeds))
   carry = init(jnp.asarray(seeds))
-  initial = jax.device_get(carry[1])
+  initial = parallel.to_host(carry[1])
   (_, final), infos = loops.scan_in_chunks(advance, carry, num_steps, chunk_size, on_chunk)
-  initial, final = jax.device_get((initial, final))
+  final = parallel.to_host(final)
   if len(seeds) == 1:
     initial, final = jax.tree.map(lambda leaf: np.asarray(leaf)[None], (initial, final))
   return initial, final, infos

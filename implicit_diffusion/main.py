@@ -60,6 +60,7 @@ _FLAGS_RECORDED = [
 def _validate() -> None:
   cli.check(_STEPS.value >= 1, "steps", f"must be at least 1, got {_STEPS.value}")
   cli.check(_BS.value >= 1, "bs", f"must be at least 1, got {_BS.value}")
+  cli.check_batch_size(_BS.value, "bs")
   cli.check(_BS_REF.value >= 1, "bs_ref", f"must be at least 1, got {_BS_REF.value}")
   cli.check(_GAMMA.value > 0, "gamma", f"must be positive, got {_GAMMA.value}")
   cli.check(_ETA.value > 0, "eta", f"must be positive, got {_ETA.value}")

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from common import ddpm
+from common import parallel
 
 PredictFn = Callable[[jax.Array], jax.Array]  # μ_θ: (N, d) -> (N,), rows independent
 
@@ -52,7 +53,9 @@ def sample(eps_fn: ddpm.EpsFn, predict: PredictFn, schedule: ddpm.DiscreteSchedu
   """Guided DDIM (η = 0) from x_init along ``timesteps``; G = 0 gives unguided DDIM.
 
   ``clip_x0``: as in ``ddpm.ddim_sample`` (the published code's diffusers scheduler clips
-  x̂₀ to the image range).
+  x̂₀ to the image range). The images are split over the devices (their number must divide by
+  the device count); the guidance gradients are per image, so no device waits for another.
   """
   guided = guided_eps_fn(eps_fn, predict, schedule, target, strength, batch_mean)
+  x_init = parallel.shard_batch(x_init, "the number of images")
   return ddpm.ddim_sample(guided, schedule, timesteps, x_init, clip_x0)

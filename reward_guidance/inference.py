@@ -40,6 +40,7 @@ def main(argv):
   del argv
   cli.check(_GUIDANCE.value >= 0, "guidance", "must be non-negative")
   cli.check(_NUM_IMAGES.value > 1, "num_images", "must be at least 2")
+  cli.check_batch_size(_NUM_IMAGES.value, "num_images")
   cli.check(np.isfinite(_TARGET.value), "target", "must be finite")
   pipeline_lib.check_predictor_dir(_PREDICTOR_DIR.value)
   folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)

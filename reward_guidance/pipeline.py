@@ -14,6 +14,7 @@ from common import digit_metrics
 from common import digit_models
 from common import digits
 from common import io
+from common import parallel
 from reward_guidance import guidance
 from reward_guidance import rewards
 from reward_guidance import predictor
@@ -61,7 +62,8 @@ def load(folder: str, batch_mean: bool) -> Pipeline:
     samples = guidance.sample(digit_models.eps_fn(ddpm_params), predict, schedule, timesteps,
                               x_init, target, strength, batch_mean,
                               1.0 if config.clip_denoised else None)
-    return jnp.clip(samples, -1.0, 1.0) if config.clip_output else samples
+    samples = jnp.clip(samples, -1.0, 1.0) if config.clip_output else samples
+    return parallel.gather(samples)  # whole on every host, for the metrics and the files
 
   evaluator = digit_metrics.Evaluator(digit_models.train_or_load_classifier(config.model_dir),
                                       digits.load(), config.pca_dim)

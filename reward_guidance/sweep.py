@@ -84,6 +84,7 @@ def main(argv):
   cli.check(min(guidances) >= 0, "guidances", "must be non-negative")
   cli.check(0.0 in guidances, "guidances", "must include 0 (the unguided reference)")
   cli.check(_NUM_IMAGES.value > 1, "num_images", "must be at least 2")
+  cli.check_batch_size(_NUM_IMAGES.value, "num_images")
   pipeline_lib.check_predictor_dir(_PREDICTOR_DIR.value)
   folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
   cli.write_config(folder, cli.flag_values(
