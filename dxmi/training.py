@@ -50,6 +50,6 @@ def run(key: jax.Array, dxmi: algorithm.DxMI, state: algorithm.DxMIState, draw_b
   carry, histories = checkpoint.train_in_blocks(
       make_runner(dxmi, draw_batch), parallel.replicate((key, state)), manager, histories,
       num_steps=iterations, block_size=evaluate_every or iterations, chunk_size=chunk_size,
-      done=done,      label="iteration", to_save=lambda carry: to_save(*carry), on_chunk=report,
+      done=done, label="iteration", to_save=lambda carry: to_save(*carry), on_chunk=report,
       on_block=evaluate)
   return carry[1], algorithm.DxMIInfo(*(histories[name] for name in algorithm.DxMIInfo._fields))
