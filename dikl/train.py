@@ -20,7 +20,6 @@ import time
 
 from absl import flags
 import jax
-from ml_collections import config_flags
 import numpy as np
 
 from common import cli
@@ -60,7 +59,7 @@ _PRESET = flags.DEFINE_enum("preset", "paper", list(dikl_base.PRESETS),
                             "Configuration preset of configs/dikl_<target>.py.")
 _METHOD = flags.DEFINE_enum("method", "dikl", list(dikl.METHODS),
                             "dikl, or rkl: the reverse-KL baseline (smallest noise level only).")
-_CONFIG = config_flags.DEFINE_config_file("config", _default_config(), "Configuration file.")
+_CONFIG = cli.define_config(_default_config())
 _RESUME = flags.DEFINE_bool("resume", False, "Continue from <folder>/checkpoint.msgpack.")
 _REFERENCE = flags.DEFINE_string(
     "reference", None, "Reference samples .npy for the metrics (default: the exact sampler of "
@@ -83,7 +82,7 @@ def _check_config(config) -> None:
             f"the configuration is for target {config.target!r}, not {_TARGET.value!r}")
   for name in _POSITIVE:
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
-  cli.check(config.mala_steps >= 0, "config.mala_steps", "must be non-negative")
+  cli.check_non_negative(config, ("mala_steps", "num_frequencies"))
   cli.check(0 < config.beta_start <= config.beta_end < 1, "config.beta_start",
             "need 0 < beta_start <= beta_end < 1")
   cli.check(config.num_levels >= 2, "config.num_levels", "need at least 2 levels")

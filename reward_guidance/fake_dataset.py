@@ -16,7 +16,6 @@ import os
 
 from absl import flags
 import jax
-from ml_collections import config_flags
 import numpy as np
 
 from common import cli
@@ -25,9 +24,7 @@ from common import digits
 from common import io
 from reward_guidance import rewards
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", default=os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
-                                   "reward_guidance.py"))
+_CONFIG = cli.define_config(cli.config_file("reward_guidance"))
 _FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
 _EXPE_NAME = flags.DEFINE_string("expe_name", "reward_guidance_dataset", "Output subfolder.")
 

@@ -71,6 +71,12 @@ def save(path: str, reward: Reward, head_seed: int, classifier_seed: int) -> Non
              head_seed=head_seed, classifier_seed=classifier_seed)
 
 
+def check_file(path: str, flag: str) -> None:
+  """Checks ``path`` (given by ``--flag``) is a reward written by ``save``."""
+  from common import cli  # pylint: disable=g-import-not-at-top
+  cli.load_npz(path, flag, ("kind", "weights", "bias", "head_seed", "classifier_seed"))
+
+
 def load(path: str, model_dir: str) -> Reward:
   """The reward written by ``save``; its classifier comes from the cache in ``model_dir``."""
   spec = np.load(path)
