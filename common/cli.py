@@ -314,6 +314,22 @@ def config_file(name: str) -> str:
   return os.path.join(repository, "configs", f"{name}.py")
 
 
+def check_folder(path: str, flag: str) -> None:
+  """Checks the folder ``path`` (``--flag``) exists or can be created, and can be written.
+
+  Raises:
+    FlagError: naming ``flag`` otherwise.
+  """
+  check(bool(path), flag, "must not be empty")
+  check(not os.path.exists(path) or os.path.isdir(path), flag,
+        f"{path} exists and is not a folder")
+  existing = path
+  while not os.path.exists(existing):  # the deepest existing ancestor decides writability
+    existing = os.path.dirname(existing) or "."
+  check(os.path.isdir(existing) and os.access(existing, os.W_OK | os.X_OK), flag,
+        f"cannot write under {existing}")
+
+
 def make_output_dir(file_path: str, expe_name: str, flag: str | None = None) -> str:
   """Creates ``<file_path>/<expe_name>/`` (and parents) after checking it can be written.
 
@@ -333,11 +349,7 @@ def make_output_dir(file_path: str, expe_name: str, flag: str | None = None) -> 
   folder = os.path.join(file_path, expe_name)
   if os.path.exists(folder) and not os.path.isdir(folder):
     raise FlagError(flag or "expe_name", f"{folder} exists and is not a folder")
-  existing = folder
-  while not os.path.exists(existing):  # the deepest existing ancestor decides writability
-    existing = os.path.dirname(existing) or "."
-  if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
-    raise FlagError(flag or "file_path", f"cannot write under {existing}")
+  check_folder(folder, flag or "file_path")
   try:
     os.makedirs(folder, exist_ok=True)
   except OSError as e:

@@ -48,6 +48,7 @@ def _validate() -> None:
   cli.check(_NUM_SAMPLES.value >= 2, "num_samples", "must be at least 2")
   cli.check(_DDPM_STEPS.value > 0, "ddpm_steps", "must be positive")
   cli.check(_VALUE_GUIDANCE.value >= 0, "value_guidance", "must be non-negative")
+  cli.check_folder(_MODEL_DIR.value, "model_dir")
   if _RUN_DIR.value is not None:
     for name in ("sampler.msgpack", "energy.msgpack", "config.json"):
       path = os.path.join(_RUN_DIR.value, name)

@@ -34,6 +34,7 @@ def main(argv):
   config = _CONFIG.value
   cli.check(config.reward in rewards.KINDS, "config.reward", f"must be one of {rewards.KINDS}")
   cli.check(config.label_noise >= 0, "config.label_noise", "must be non-negative")
+  cli.check_folder(config.model_dir, "config.model_dir")
   cli.check(config.reward_classifier_seed != 0 or config.reward != "classifier",
             "config.reward_classifier_seed", "seed 0 is the metric classifier; use another")
   folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)

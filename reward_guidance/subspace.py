@@ -140,7 +140,7 @@ def main(argv):
     seeds = [int(s) for s in _SEEDS.value]
   except ValueError as e:
     raise cli.FlagError("seeds", f"not a list of integers: {_SEEDS.value}") from e
-  cli.check(len(seeds) > 0, "seeds", "must not be empty")
+  cli.check(len(seeds) > 0 and min(seeds) >= 0, "seeds", "must be non-negative integers")
   cli.check(all(n in NETWORKS for n in config.networks), "config.networks",
             f"must be among {NETWORKS}")
   cli.check_positive(config, ("dim", "latent_dim", "num_unlabeled", "num_labeled",

@@ -45,6 +45,7 @@ def main(argv):
                               "num_blocks", "num_sampling_steps"))
   cli.check(1000 % config.num_sampling_steps == 0, "config.num_sampling_steps",
             "must divide the DDPM's 1000 steps")
+  cli.check_folder(config.model_dir, "config.model_dir")
   for name in ("reward.npz", "labels.npy", "metrics.json"):
     cli.check(os.path.isfile(os.path.join(_DATASET_DIR.value, name)), "dataset_dir",
               f"no {name} in {_DATASET_DIR.value}; run reward_guidance.fake_dataset first")
