@@ -1,9 +1,12 @@
 """absl entry-point helpers shared by every ``main``.
 
-An entry point validates all of its flags first (``check``), then creates its output folder
-(``make_output_dir``), delegates to library code, and writes through ``common.io`` (atomic).
-``run`` turns any bad flag into one line on stderr and exit status 2: no traceback, and nothing
-created, because validation comes before the folder is made.
+An entry point validates all of its flags first (``check``, ``check_positive``, the loaders of
+input files), then creates its output folder (``make_output_dir``), delegates to library code,
+and writes through ``common.io`` (atomic). ``run`` turns any bad flag into one line on stderr
+and exit status 2: no traceback, and nothing created, because validation comes before the folder
+is made. What every entry point needs is checked by ``run`` itself: malformed values and
+unknown flags (absl), ``--config`` files that do not load and ``--config.<field>`` overrides
+of fields that do not exist (``define_config``), and non-finite floats (``check_parsed_flags``).
 """
 
 import importlib
@@ -74,8 +77,8 @@ def _exit_usage(message: str) -> NoReturn:
   sys.exit(USAGE_ERROR)
 
 
-def _one_line(error: Exception) -> str:
-  return " ".join(str(error).split())
+def _one_line(text: Any) -> str:
+  return " ".join(str(text).split())
 
 
 def _config_error(error: Exception) -> str:
