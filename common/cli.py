@@ -17,6 +17,7 @@ import re
 import sys
 import threading
 import time
+import zipfile
 from typing import Any, Callable, Mapping, NoReturn, Sequence
 
 from absl import app
@@ -188,7 +189,8 @@ def enable_compilation_cache() -> str | None:
 def run(main: Callable[[list[str]], Any]) -> None:
   """``absl.app.run(main)`` with one-line errors and exit status 2 for bad flags or inputs.
 
-  Before ``main``: ``check_parsed_flags`` (configurations loaded, floats finite). Also enables the persistent compilation cache (``enable_compilation_cache``).
+  Before ``main``: ``check_parsed_flags`` (configurations loaded, floats finite). Also enables
+  the persistent compilation cache (``enable_compilation_cache``).
   """
 
   def checked_main(argv: list[str]) -> Any:
@@ -222,6 +224,8 @@ def preload(*module_names: str) -> threading.Thread:
 def _load_npy(path: str, flag: str) -> np.ndarray:
   check(bool(path), flag, "a path to an .npy file is required")
   check(os.path.isfile(path), flag, f"{path} does not exist")
+  with open(path, "rb") as f:
+    check(f.read(6) == b"\x93NUMPY", flag, f"{path} is not a .npy file")
   try:
     array = np.load(path, allow_pickle=False)
   except (ValueError, OSError, EOFError) as e:
@@ -271,10 +275,12 @@ def load_npz(path: str, flag: str, keys: Sequence[str] = ()) -> dict[str, np.nda
     FlagError: naming ``flag`` if the file is missing, not a readable .npz, or lacks a key.
   """
   check(os.path.isfile(path), flag, f"{path} does not exist")
+  with open(path, "rb") as f:
+    check(f.read(4) == b"PK\x03\x04", flag, f"{path} is not an .npz file")
   try:
     with np.load(path, allow_pickle=False) as archive:
       arrays = {name: archive[name] for name in archive.files}
-  except (ValueError, OSError, EOFError, AttributeError) as e:  # AttributeError: an .npy inside
+  except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
     raise FlagError(flag, f"{path} is not a readable .npz archive ({_one_line(e)})") from e
   missing = [key for key in keys if key not in arrays]
   check(not missing, flag, f"{path} lacks {missing}")
@@ -308,7 +314,8 @@ def check_params_file(path: str, flag: str) -> None:
       restored = serialization.msgpack_restore(f.read())
   except (ValueError, TypeError, OSError) as e:
     raise FlagError(flag, f"{path} is not a saved parameter file ({_one_line(e)})") from e
-  check(isinstance(restored, dict), flag, f"{path} is not a saved parameter file")
+  check(isinstance(restored, dict) and bool(restored), flag,
+        f"{path} is not a saved parameter file")
 
 
 def config_file(name: str) -> str:

@@ -18,6 +18,9 @@ import sys
 import numpy as np
 import pytest
 
+from common import cli
+from common import io
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # (id, what is wrong, module, arguments, flag the error must name). "{in}" is the folder of
@@ -193,6 +196,53 @@ def test_inputs_are_left_as_they_were(results, tmp_path):
   used = [os.path.relpath(p, os.path.join(tmp, "inputs"))
           for p in listing(os.path.join(tmp, "inputs"))]
   assert used == fresh
+
+
+
+def test_field_checks_name_the_field_and_accept_good_values():
+  config = {"width": 3, "hidden": (4, 8), "noise": 0.0}
+  cli.check_positive(config, ("width", "hidden"))
+  cli.check_non_negative(config, ("noise",))
+  for bad, check in (({"width": 0}, cli.check_positive), ({"width": (4, 0)}, cli.check_positive),
+                     ({"width": ()}, cli.check_positive), ({"width": True}, cli.check_positive),
+                     ({"width": "8"}, cli.check_positive),
+                     ({"width": -1e-9}, cli.check_non_negative)):
+    with pytest.raises(cli.FlagError) as error:
+      check(bad, ("width",))
+    assert error.value.flag == "config.width"
+
+
+def test_input_file_loaders(tmp_path):
+  good = np.arange(6.0).reshape(3, 2)
+  np.save(tmp_path / "a.npy", good)
+  np.testing.assert_array_equal(cli.load_array(str(tmp_path / "a.npy"), "f", (3, 2)), good)
+  np.savez(tmp_path / "b.npz", kind="intensity", bias=1.0)
+  assert str(cli.load_npz(str(tmp_path / "b.npz"), "f", ("kind",))["kind"]) == "intensity"
+  (tmp_path / "c.json").write_text('{"steps": 5}')
+  assert cli.load_json(str(tmp_path / "c.json"), "f", ("steps",)) == {"steps": 5}
+  io.save_params(str(tmp_path / "d.msgpack"), {"w": np.ones(2)})
+  cli.check_params_file(str(tmp_path / "d.msgpack"), "f")
+  np.save(tmp_path / "nan.npy", np.array([[0.0, np.nan]]))
+  (tmp_path / "e.msgpack").write_bytes(b"\xc1")
+  bad_calls = [
+      lambda: cli.load_array(str(tmp_path / "a.npy"), "f", (2, 3)),
+      lambda: cli.load_array(str(tmp_path / "nan.npy"), "f", (1, 2)),
+      lambda: cli.load_array(str(tmp_path / "c.json"), "f", (1,)),
+      lambda: cli.load_npz(str(tmp_path / "b.npz"), "f", ("weights",)),
+      lambda: cli.load_npz(str(tmp_path / "a.npy"), "f"),
+      lambda: cli.load_json(str(tmp_path / "c.json"), "f", ("spacing",)),
+      lambda: cli.load_json(str(tmp_path / "a.npy"), "f"),
+      lambda: cli.check_params_file(str(tmp_path / "e.msgpack"), "f"),
+      lambda: cli.check_params_file(str(tmp_path / "absent.msgpack"), "f"),
+      lambda: cli.check_folder(str(tmp_path / "a.npy"), "f"),
+      lambda: cli.check_folder(str(tmp_path / "a.npy" / "sub"), "f"),
+  ]
+  for call in bad_calls:
+    with pytest.raises(cli.FlagError) as error:
+      call()
+    assert error.value.flag == "f" and "\n" not in str(error.value)
+  cli.check_folder(str(tmp_path / "new" / "deeper"), "f")
+  assert not (tmp_path / "new").exists()
 
 
 if __name__ == "__main__":
