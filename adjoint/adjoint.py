@@ -11,7 +11,6 @@ import time
 _START = time.perf_counter()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from ml_collections import config_flags
 import numpy as np
 
 from adjoint import adjoint_sampling
@@ -19,7 +18,7 @@ from adjoint import entry_points
 from adjoint import targets
 from common import cli
 
-_CONFIG = config_flags.DEFINE_config_file("config", default=cli.config_file("adjoint"))
+_CONFIG = cli.define_config(cli.config_file("adjoint"))
 _FLAGS = entry_points.define_sampler_flags("adjoint")
 
 

@@ -12,7 +12,6 @@ import time
 _START = time.perf_counter()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from ml_collections import config_flags
 
 from adjoint import adjoint_sampling
 from adjoint import asbs_training
@@ -20,22 +19,20 @@ from adjoint import entry_points
 from adjoint import targets
 from common import cli
 
-_CONFIG = config_flags.DEFINE_config_file("config", default=cli.config_file("asbs"))
+_CONFIG = cli.define_config(cli.config_file("asbs"))
 _FLAGS = entry_points.define_sampler_flags("asbs")
 
 
 def validate(config) -> None:
   entry_points.check_sampler_config(config)
-  for name in ("num_stages", "adjoint_epochs", "corrector_epochs"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check_positive(config, ("num_stages", "adjoint_epochs", "corrector_epochs",
+                              "corrector_learning_rate", "corrector_hidden_sizes",
+                              "prior_variances"))
   cli.check(config.prior in asbs_training.PRIORS, "config.prior",
             f"must be one of {asbs_training.PRIORS}")
+  cli.check(len(config.prior_mean) == 2, "config.prior_mean", "needs 2 coordinates (2-D targets)")
   cli.check(len(config.prior_mean) == len(config.prior_variances), "config.prior_variances",
             "needs one variance per coordinate of prior_mean")
-  cli.check(all(v > 0 for v in config.prior_variances), "config.prior_variances",
-            "must be positive")
-  cli.check(config.corrector_learning_rate > 0, "config.corrector_learning_rate",
-            "must be positive")
 
 
 def main(argv):

@@ -16,7 +16,6 @@ import os
 from absl import flags
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 import optax
 
@@ -27,17 +26,16 @@ from common import io
 from common import networks
 from common import plotting
 
-_CONFIG = config_flags.DEFINE_config_file("config", default=cli.config_file("ddpm"))
+_CONFIG = cli.define_config(cli.config_file("ddpm"))
 _FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
 _EXPE_NAME = flags.DEFINE_string("expe_name", "ddpm_gaussian", "Output subfolder.")
 
 
 def validate(config) -> None:
-  for name in ("num_epochs", "steps_per_epoch", "batch_size", "chunk_size", "num_monitor",
-               "num_samples"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
-  for name in ("target_variance", "sigma_q", "learning_rate"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check_positive(config, ("num_epochs", "steps_per_epoch", "batch_size", "chunk_size",
+                              "num_monitor", "num_samples", "target_variance", "sigma_q",
+                              "learning_rate", "hidden_sizes"))
+  cli.check_non_negative(config, ("num_frequencies",))
   steps = 1.0 / config.dt if config.dt > 0 else 0.0
   cli.check(config.dt > 0 and abs(steps - round(steps)) < 1e-9, "config.dt",
             "must be 1/n for an integer n")

@@ -88,9 +88,10 @@ def finish_run(run: Run, method: str, samples, histories, metrics, start_time: f
 
 def check_sampler_config(config: ml_collections.ConfigDict) -> None:
   """The schedule, simulation, training and network fields common to both samplers."""
-  for name in ("num_steps", "n_paths", "n_inner_loop", "batch_size", "buffer_size",
-               "chunk_size", "checkpoint_every", "num_samples"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check_positive(config, ("num_steps", "n_paths", "n_inner_loop", "batch_size", "buffer_size",
+                              "chunk_size", "checkpoint_every", "num_samples",
+                              "hidden_sizes"))
+  cli.check_non_negative(config, ("num_frequencies",))
   cli.check(0 < config.sigma_min < config.sigma_max, "config.sigma_min",
             "need 0 < sigma_min < sigma_max")
   cli.check(config.buffer_size >= config.n_paths, "config.buffer_size", "must be >= n_paths")
@@ -98,7 +99,21 @@ def check_sampler_config(config: ml_collections.ConfigDict) -> None:
   cli.check(config.well_scale > 0, "config.well_scale", "must be positive")
   cli.check(config.max_adjoint_norm is None or config.max_adjoint_norm > 0,
             "config.max_adjoint_norm", "must be positive or None")
-  cli.check(len(config.hidden_sizes) > 0, "config.hidden_sizes", "needs at least one layer")
   cli.check(config.activation in networks.ACTIVATIONS, "config.activation",
             f"must be one of {sorted(networks.ACTIVATIONS)}")
   cli.check(0.0 <= config.ema_decay < 1.0, "config.ema_decay", "must be in [0, 1)")
+  _check_gmm_fields(config)
+
+
+def _check_gmm_fields(config: ml_collections.ConfigDict) -> None:
+  """K positive weights, K 2-D means and K positive 2-D covariance diagonals."""
+  cli.check_positive(config, ("gmm_weights",))
+  num = len(config.gmm_weights)
+  for name in ("gmm_means", "gmm_covariance_diagonals"):
+    rows = config[name]
+    cli.check(isinstance(rows, (tuple, list)) and len(rows) == num and all(
+        isinstance(row, (tuple, list)) and len(row) == 2
+        and all(isinstance(v, (int, float)) for v in row) for row in rows),
+              f"config.{name}", f"needs one pair of numbers per gmm_weights entry ({num})")
+  cli.check(all(v > 0 for row in config.gmm_covariance_diagonals for v in row),
+            "config.gmm_covariance_diagonals", "must be positive")

@@ -40,6 +40,8 @@ def main(argv) -> None:
     else:
       curves.update({f"{name}[{i}]": values[:, i] for i in range(values.shape[1])})
   out = _OUT.value or os.path.join(_FILE_PATH.value, f"compare_{_HISTORY.value}.png")
+  cli.check(out.endswith(".png"), "out", f"must end in .png, got {out}")
+  cli.check(not os.path.isdir(out), "out", f"{out} is a folder")
   folder = os.path.dirname(os.path.abspath(out))
   cli.check(os.path.isdir(folder) and os.access(folder, os.W_OK), "out",
             f"cannot write into {folder}")

@@ -37,7 +37,7 @@ def main(argv):
   del argv
   cli.check(_NUM_SAMPLES.value > 1, "num_samples", "must be at least 2")
   cli.check(_DDPM_STEPS.value > 0, "ddpm_steps", "must be positive")
-  cli.check(bool(_MODEL_DIR.value), "model_dir", "must not be empty")
+  cli.check_folder(_MODEL_DIR.value, "model_dir")
   folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
   cli.write_config(folder, cli.flag_values(
       ["model_dir", "num_samples", "ddpm_steps", "seed"]))

@@ -162,8 +162,9 @@ def main(argv) -> None:
   cli.check(_BURN_IN.value >= 1, "burn_in_rounds", f"must be positive, got {_BURN_IN.value}")
   cli.check(_THIN.value >= 1, "thin_rounds", f"must be positive, got {_THIN.value}")
   cli.check(_OUT.value.endswith(".npy"), "out", f"must end in .npy, got {_OUT.value}")
+  cli.check(not os.path.isdir(_OUT.value), "out", f"{_OUT.value} is a folder")
   parent = os.path.dirname(os.path.abspath(_OUT.value))
-  cli.make_output_dir(os.path.dirname(parent), os.path.basename(parent))
+  cli.make_output_dir(os.path.dirname(parent), os.path.basename(parent), "out")
   target = targets_lib.get_target(_TARGET.value)
   key = jax.random.key(_SEED.value)
   if target.sample is not None:

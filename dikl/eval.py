@@ -149,7 +149,7 @@ def main(argv) -> None:
   target = targets_lib.get_target(_TARGET.value)
   methods, reference = _inputs(target)
   if _SAVE_DIR.value:
-    folder = cli.make_output_dir(*os.path.split(os.path.normpath(_SAVE_DIR.value)))
+    folder = cli.make_output_dir(*os.path.split(os.path.abspath(_SAVE_DIR.value)), "save_dir")
   else:
     folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value or f"dikl_eval_{target.name}")
   cli.write_config(folder, cli.flag_values(

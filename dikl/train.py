@@ -19,7 +19,6 @@ import time
 
 from absl import flags
 import jax
-from ml_collections import config_flags
 import numpy as np
 
 from common import checkpoint as checkpoint_lib
@@ -61,7 +60,7 @@ _PRESET = flags.DEFINE_enum("preset", "paper", list(dikl_base.PRESETS),
                             "Configuration preset of configs/dikl_<target>.py.")
 _METHOD = flags.DEFINE_enum("method", "dikl", list(dikl.METHODS),
                             "dikl, or rkl: the reverse-KL baseline (smallest noise level only).")
-_CONFIG = config_flags.DEFINE_config_file("config", _default_config(), "Configuration file.")
+_CONFIG = cli.define_config(_default_config())
 _RESUME = flags.DEFINE_bool("resume", False,
                             "Continue from the latest checkpoint in <folder>/checkpoints.")
 _REFERENCE = flags.DEFINE_string(
@@ -87,7 +86,7 @@ def _check_config(config) -> None:
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
   for name in ("batch_size", "score_batch_size"):
     cli.check_batch_size(getattr(config, name), f"config.{name}")
-  cli.check(config.mala_steps >= 0, "config.mala_steps", "must be non-negative")
+  cli.check_non_negative(config, ("mala_steps", "num_frequencies"))
   cli.check(0 < config.beta_start <= config.beta_end < 1, "config.beta_start",
             "need 0 < beta_start <= beta_end < 1")
   cli.check(config.num_levels >= 2, "config.num_levels", "need at least 2 levels")

@@ -5,7 +5,6 @@ from typing import NamedTuple
 
 from absl import flags
 import ml_collections
-from ml_collections import config_flags
 
 from common import cli
 from dxmi import algorithm
@@ -20,7 +19,7 @@ class Flags(NamedTuple):
 def define_flags(config_name: str, default_expe_name: str) -> Flags:
   """``--config`` (default ``configs/<config_name>.py``), ``--file_path``, ``--expe_name``."""
   return Flags(
-      config_flags.DEFINE_config_file("config", cli.config_file(config_name)),
+      cli.define_config(cli.config_file(config_name)),
       flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs."),
       flags.DEFINE_string("expe_name", default_expe_name, "Output subfolder."))
 
@@ -37,12 +36,11 @@ def start(entry_flags: Flags, validate) -> tuple[ml_collections.ConfigDict, str]
 
 def check_algorithm_fields(config: ml_collections.ConfigDict) -> None:
   """Steps, batch, learning rates, costs and buffer; one-line errors naming the field."""
-  for name in ("num_steps", "iterations", "batch_size", "chunk_size", "buffer_capacity",
-               "value_lr", "sampler_lr", "log_std_lr_multiplier", "sampler_grad_clip"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check_positive(config, ("num_steps", "iterations", "batch_size", "chunk_size",
+                              "buffer_capacity", "value_lr", "sampler_lr", "log_std_lr_multiplier",
+                              "sampler_grad_clip", "value_hidden"))
   cli.check(config.num_steps >= 2, "config.num_steps", "must be at least 2")
-  for name in ("tau_entropy", "tau_velocity", "gamma"):
-    cli.check(getattr(config, name) >= 0, f"config.{name}", "must be non-negative")
+  cli.check_non_negative(config, ("tau_entropy", "tau_velocity", "gamma", "time_cost_value"))
   cli.check(config.spacing in ("linear", "quadratic"), "config.spacing",
             "must be 'linear' or 'quadratic'")
   cli.check(config.time_cost in ("sigmoid", "linear", "none"), "config.time_cost",

@@ -9,7 +9,6 @@ memorisation ratio, off-manifold residual), samples_<sampler>.npy and grid_<samp
 """
 
 import csv
-import json
 import os
 
 from absl import flags
@@ -49,10 +48,17 @@ def _validate() -> None:
   cli.check(_NUM_SAMPLES.value >= 2, "num_samples", "must be at least 2")
   cli.check(_DDPM_STEPS.value > 0, "ddpm_steps", "must be positive")
   cli.check(_VALUE_GUIDANCE.value >= 0, "value_guidance", "must be non-negative")
+  cli.check_folder(_MODEL_DIR.value, "model_dir")
   if _RUN_DIR.value is not None:
     for name in ("sampler.msgpack", "energy.msgpack", "config.json"):
       path = os.path.join(_RUN_DIR.value, name)
       cli.check(os.path.isfile(path), "run_dir", f"{path} does not exist (run dxmi.train first)")
+    run_config = cli.load_json(os.path.join(_RUN_DIR.value, "config.json"), "run_dir",
+                               ("num_steps", "spacing", "value_hidden"))
+    cli.check(run_config["num_steps"] == _NUM_STEPS.value, "num_steps",
+              f"the run in {_RUN_DIR.value} has {run_config['num_steps']} steps")
+    for name in ("sampler.msgpack", "energy.msgpack"):
+      cli.check_params_file(os.path.join(_RUN_DIR.value, name), "run_dir")
 
 
 def main(argv) -> None:
@@ -78,10 +84,7 @@ def main(argv) -> None:
     samples[f"{name}_{steps}"] = np.asarray(
         digits_sampler.sampler(few_step, num)(params, key_noise))
   if _RUN_DIR.value is not None:
-    with open(os.path.join(_RUN_DIR.value, "config.json")) as f:
-      run_config = json.load(f)
-    cli.check(run_config["num_steps"] == steps, "num_steps",
-              f"the run in {_RUN_DIR.value} has {run_config['num_steps']} steps")
+    run_config = cli.load_json(os.path.join(_RUN_DIR.value, "config.json"), "run_dir")
     few_step, reduced = digits_sampler.policy(steps, run_config["spacing"])
     params = io.load_params(os.path.join(_RUN_DIR.value, "sampler.msgpack"),
                             algorithm.init_sampler_params(net_params, reduced))

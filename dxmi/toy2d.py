@@ -39,10 +39,11 @@ _FLAGS = entry.define_flags("dxmi_toy2d", "dxmi_toy2d")
 
 def validate(config) -> None:
   entry.check_algorithm_fields(config)
-  for name in ("num_modes", "pretrain_steps", "pretrain_batch", "num_eval", "num_projections",
-               "radius", "mode_std", "pretrain_lr", "uniform_half_width", "plain_beta_end",
-               "scratch_std"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check_positive(config, ("num_modes", "pretrain_steps", "pretrain_batch", "num_eval",
+                              "num_projections", "radius", "mode_std", "pretrain_lr",
+                              "uniform_half_width", "plain_beta_end", "scratch_std", "width",
+                              "num_blocks", "time_dim"))
+  cli.check_non_negative(config, ("value_frequencies",))
   cli.check(config.plain_beta_end < 1, "config.plain_beta_end", "must be below 1")
   cli.check(config.policy_init in ("scratch", "fastdpm"), "config.policy_init",
             "must be 'scratch' or 'fastdpm'")

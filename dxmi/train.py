@@ -47,7 +47,7 @@ def validate(config) -> None:
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
   cli.check(config.num_eval >= 2, "config.num_eval", "needs at least 2 samples for a covariance")
   cli.check(config.value_guidance >= 0, "config.value_guidance", "must be non-negative")
-  cli.check(bool(config.model_dir), "config.model_dir", "must not be empty")
+  cli.check_folder(config.model_dir, "config.model_dir")
   if _RESUME.value:
     checkpoint.check_resumable(os.path.join(_FLAGS.file_path.value, _FLAGS.expe_name.value),
                                config.to_dict(), _RESUMABLE)

@@ -16,8 +16,6 @@ import os
 
 from absl import flags
 import jax
-from ml_collections import config_flags
-import numpy as np
 
 from common import cli
 from common import digit_models
@@ -25,9 +23,7 @@ from common import digits
 from common import io
 from reward_guidance import rewards
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", default=os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
-                                   "reward_guidance.py"))
+_CONFIG = cli.define_config(cli.config_file("reward_guidance"))
 _FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
 _EXPE_NAME = flags.DEFINE_string("expe_name", "reward_guidance_dataset", "Output subfolder.")
 
@@ -37,6 +33,7 @@ def main(argv):
   config = _CONFIG.value
   cli.check(config.reward in rewards.KINDS, "config.reward", f"must be one of {rewards.KINDS}")
   cli.check(config.label_noise >= 0, "config.label_noise", "must be non-negative")
+  cli.check_folder(config.model_dir, "config.model_dir")
   cli.check(config.reward_classifier_seed != 0 or config.reward != "classifier",
             "config.reward_classifier_seed", "seed 0 is the metric classifier; use another")
   folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)

@@ -37,10 +37,18 @@ class Pipeline(NamedTuple):
 
 
 def check_predictor_dir(folder: str) -> None:
+  """Checks the files ``load`` reads are there and readable (before any output is made)."""
   from common import cli  # pylint: disable=g-import-not-at-top
   for name in ("config.json", "predictor.msgpack", "reward.npz", "dataset_metrics.json"):
     cli.check(os.path.isfile(os.path.join(folder, name)), "predictor_dir",
               f"no {name} in {folder}; run reward_guidance.train first")
+  cli.load_json(os.path.join(folder, "config.json"), "predictor_dir",
+                ("model_dir", "ddpm_steps", "num_sampling_steps", "channels", "num_blocks",
+                 "clip_denoised", "clip_output", "pca_dim"))
+  cli.load_json(os.path.join(folder, "dataset_metrics.json"), "predictor_dir",
+                ("reward_mean", "reward_std"))
+  cli.check_params_file(os.path.join(folder, "predictor.msgpack"), "predictor_dir")
+  rewards.check_file(os.path.join(folder, "reward.npz"), "predictor_dir")
 
 
 def load(folder: str, batch_mean: bool) -> Pipeline:

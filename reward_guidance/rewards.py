@@ -9,7 +9,6 @@ with its own seed) provides the features. Both rewards are r(x) = wᵀφ(x) + b:
     mean m and std s over the training digits.
 """
 
-import os
 from typing import Any, NamedTuple
 
 import jax
@@ -69,6 +68,12 @@ def save(path: str, reward: Reward, head_seed: int, classifier_seed: int) -> Non
   with io.atomic_path(path) as tmp, open(tmp, "wb") as f:
     np.savez(f, kind=reward.kind, weights=reward.weights, bias=reward.bias,
              head_seed=head_seed, classifier_seed=classifier_seed)
+
+
+def check_file(path: str, flag: str) -> None:
+  """Checks ``path`` (given by ``--flag``) is a reward written by ``save``."""
+  from common import cli  # pylint: disable=g-import-not-at-top
+  cli.load_npz(path, flag, ("kind", "weights", "bias", "head_seed", "classifier_seed"))
 
 
 def load(path: str, model_dir: str) -> Reward:

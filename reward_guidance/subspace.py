@@ -20,7 +20,6 @@ import os
 from absl import flags
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 import optax
 
@@ -30,9 +29,7 @@ from common import fitting
 from common import io
 from reward_guidance import theory
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", default=os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
-                                   "reward_guidance_subspace.py"))
+_CONFIG = cli.define_config(cli.config_file("reward_guidance_subspace"))
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Seeds (one problem each).")
 _FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
 _EXPE_NAME = flags.DEFINE_string("expe_name", "reward_guidance_subspace", "Output subfolder.")
@@ -143,12 +140,15 @@ def main(argv):
     seeds = [int(s) for s in _SEEDS.value]
   except ValueError as e:
     raise cli.FlagError("seeds", f"not a list of integers: {_SEEDS.value}") from e
-  cli.check(len(seeds) > 0, "seeds", "must not be empty")
+  cli.check(len(seeds) > 0 and min(seeds) >= 0, "seeds", "must be non-negative integers")
   cli.check(all(n in NETWORKS for n in config.networks), "config.networks",
             f"must be among {NETWORKS}")
-  for name in ("dim", "latent_dim", "num_unlabeled", "num_labeled", "num_diffusion_steps",
-               "width", "train_steps", "batch_size", "num_samples", "num_oracle_samples"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check_positive(config, ("dim", "latent_dim", "num_unlabeled", "num_labeled",
+                              "num_diffusion_steps", "width", "train_steps", "batch_size",
+                              "num_samples", "num_oracle_samples", "learning_rate"))
+  cli.check_non_negative(config, ("label_noise",))
+  cli.check(len(config.targets) > 0 and all(isinstance(a, (int, float)) for a in config.targets),
+            "config.targets", "must be a non-empty tuple of numbers")
   cli.check(0 < config.max_beta < 1, "config.max_beta", "must be in (0, 1)")
   cli.check(config.latent_dim <= config.dim, "config.latent_dim", "must be at most config.dim")
   cli.check(config.pseudo_noise > 0 and config.ridge > 0, "config.pseudo_noise",

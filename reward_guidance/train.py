@@ -18,7 +18,6 @@ import os
 from absl import flags
 import jax
 import jax.numpy as jnp
-from ml_collections import config_flags
 import numpy as np
 import optax
 
@@ -33,9 +32,7 @@ from common import plotting
 from reward_guidance import rewards
 from reward_guidance import predictor
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", default=os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs",
-                                   "reward_guidance.py"))
+_CONFIG = cli.define_config(cli.config_file("reward_guidance"))
 _DATASET_DIR = flags.DEFINE_string("dataset_dir", "runs/reward_guidance_dataset",
                                    "Output folder of reward_guidance.fake_dataset.")
 _FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
@@ -47,18 +44,20 @@ _RESUME = flags.DEFINE_bool("resume", False,
 def main(argv):
   del argv
   config = _CONFIG.value
-  for name in ("train_steps", "batch_size", "learning_rate", "channels", "num_blocks",
-               "num_sampling_steps"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check_positive(config, ("train_steps", "batch_size", "learning_rate", "channels",
+                              "num_blocks", "num_sampling_steps"))
   cli.check(1000 % config.num_sampling_steps == 0, "config.num_sampling_steps",
             "must divide the DDPM's 1000 steps")
-  for name in ("reward.npz", "labels.npy"):
+  cli.check_folder(config.model_dir, "config.model_dir")
+  for name in ("reward.npz", "labels.npy", "metrics.json"):
     cli.check(os.path.isfile(os.path.join(_DATASET_DIR.value, name)), "dataset_dir",
               f"no {name} in {_DATASET_DIR.value}; run reward_guidance.fake_dataset first")
-  labels = np.load(os.path.join(_DATASET_DIR.value, "labels.npy"))
+  labels = cli.load_array(os.path.join(_DATASET_DIR.value, "labels.npy"), "dataset_dir",
+                          (digits.NUM_TRAIN,))
+  rewards.check_file(os.path.join(_DATASET_DIR.value, "reward.npz"), "dataset_dir")
+  cli.load_json(os.path.join(_DATASET_DIR.value, "metrics.json"), "dataset_dir",
+                ("reward_mean", "reward_std"))
   data = digits.load()
-  cli.check(labels.shape == (data.x_train.shape[0],), "dataset_dir",
-            f"labels.npy has shape {labels.shape}; expected ({data.x_train.shape[0]},)")
   config_dict = dict(config.to_dict(), dataset_dir=_DATASET_DIR.value)
   if _RESUME.value:
     checkpoint.check_resumable(os.path.join(_FILE_PATH.value, _EXPE_NAME.value), config_dict,
