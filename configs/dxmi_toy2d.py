@@ -30,6 +30,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_steps = 5
   config.policy_init = "fastdpm"
   config.scratch_std = 1.0
+  # σ_t = std_max · sigmoid(ρ_t − log std_max) when std_max > 0 (a soft cap), else exp(ρ_t);
+  # learn_last_std: the last step's σ is learned too (else fixed at 0.001).
+  config.std_max = 0.0
+  config.learn_last_std = False
   config.spacing = "quadratic"
   # Value V(x, t): a time-conditioned MLP; V(·, num_steps) is the energy.
   config.value_hidden = (128, 128)

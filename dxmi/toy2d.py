@@ -43,9 +43,17 @@ def validate(config) -> None:
                "radius", "mode_std", "pretrain_lr", "uniform_half_width", "plain_beta_end",
                "scratch_std"):
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
-  cli.check(config.plain_beta_end < 1, "config.plain_beta_end", "must be below 1")
   cli.check(config.policy_init in ("scratch", "fastdpm"), "config.policy_init",
             "must be 'scratch' or 'fastdpm'")
+  cli.check(config.std_max >= 0, "config.std_max", "must be non-negative (0: no cap)")
+  if config.std_max > 0 and config.policy_init == "scratch":
+    cli.check(config.scratch_std < config.std_max, "config.scratch_std",
+              "must lie below config.std_max")
+  if config.std_max > 0 and config.policy_init == "fastdpm":
+    largest = float(np.max(fastdpm.var_schedule(config.num_steps, config.spacing).std))
+    cli.check(largest < config.std_max, "config.std_max",
+              f"must exceed the FastDPM schedule's largest σ_t ({largest:.3f})")
+  cli.check(config.plain_beta_end < 1, "config.plain_beta_end", "must be below 1")
 
 
 def eight_gaussians(config) -> gaussian_mixture.GaussianMixture:
@@ -53,6 +61,16 @@ def eight_gaussians(config) -> gaussian_mixture.GaussianMixture:
   means = config.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
   return gaussian_mixture.gaussian_mixture(
       np.ones(config.num_modes), means, np.full((config.num_modes, 2), config.mode_std**2))
+
+
+def zero_output_layer(params: dict) -> dict:
+  """Zeroes the last Dense layer of a ``ddpm.ResidualMLP``, so that the scratch policy's mean
+  x + f(x, t) starts as the identity and its first samples are x_0 plus the steps' noise, spread
+  over the plane rather than thrown wherever a random f points."""
+  layers = params["params"]
+  last = max((name for name in layers if name.startswith("Dense_")),
+             key=lambda name: int(name.split("_")[1]))
+  return {"params": {**layers, last: jax.tree.map(jnp.zeros_like, layers[last])}}
 
 
 def energy_auc(energy: np.ndarray, energy_uniform: np.ndarray) -> float:
@@ -91,20 +109,21 @@ def main(argv) -> None:
     net_params = pretrain(keys[2], ddpm.linear_schedule(), "pretrain step")
   else:
     steps = config.num_steps
+    last_std = config.scratch_std if config.learn_last_std else fastdpm.LAST_STEP_STD
     start = fastdpm.ReducedSchedule(
         timesteps=np.arange(steps, dtype=np.float64), x_coef=np.ones(steps),
-        eps_coef=np.ones(steps), std=np.append(np.full(steps - 1, config.scratch_std),
-                                               fastdpm.LAST_STEP_STD),
+        eps_coef=np.ones(steps), std=np.append(np.full(steps - 1, config.scratch_std), last_std),
         gamma_bar=np.full(steps, np.nan))
-    net_params = eps_net.init(keys[2], train_data[:1], jnp.zeros((1,)))
+    net_params = zero_output_layer(eps_net.init(keys[2], train_data[:1], jnp.zeros((1,))))
 
   # 2. The few-step sampler and the value network.
-  policy = algorithm.make_policy(eps_net.apply, start, dim=2)
+  policy = algorithm.make_policy(eps_net.apply, start, dim=2, std_max=config.std_max,
+                                 learn_last_std=config.learn_last_std)
   value_net = networks.FourierTimeMLP(tuple(config.value_hidden), 1, config.value_frequencies)
   value_fn = lambda p, x, t: value_net.apply(p, t / config.num_steps, x)[..., 0]
   value_params = value_net.init(keys[3], jnp.zeros((1,)), train_data[:1])
   dxmi = algorithm.dxmi(policy, value_fn, entry.algorithm_config(config, True))
-  initial_params = algorithm.init_sampler_params(net_params, start)
+  initial_params = algorithm.init_sampler_params(policy, net_params, start.std)
   state = dxmi.init(keys[4], initial_params, value_params)
 
   # 3. Fine-tune.

@@ -38,20 +38,21 @@ def test_time_cost_telescopes():
 
 def test_policy_mean_and_last_std():
   policy, schedule = _policy()
-  params = algorithm.init_sampler_params({"w": jnp.float32(0.5)}, schedule)
+  params = algorithm.init_sampler_params(policy, {"w": jnp.float32(0.5)}, schedule.std)
   x = jax.random.normal(jax.random.key(0), (6, DIM))
   t = jnp.array([0, 1, 2, 3, 0, 3])
   expected = (schedule.x_coef[t] + 0.5 * schedule.eps_coef[t])[:, None] * x
   np.testing.assert_allclose(algorithm.policy_mean(policy, params, x, t), expected, rtol=1e-5)
-  np.testing.assert_allclose(algorithm.step_std(params, jnp.arange(4)), schedule.std, rtol=1e-5)
+  np.testing.assert_allclose(algorithm.step_std(policy, params, jnp.arange(4)), schedule.std,
+                             rtol=1e-5)
   moved = {**params, "log_std": params["log_std"] + 1.0}
-  assert algorithm.step_std(moved, jnp.array(3)) == pytest.approx(fastdpm.LAST_STEP_STD)
+  assert algorithm.step_std(policy, moved, jnp.array(3)) == pytest.approx(fastdpm.LAST_STEP_STD)
 
 
 def test_trajectory_moments_match_the_linear_chain():
   """With ε = w x every step is x ← c_t x + σ_t ξ, so Var x_S = Π c² + Σ_t σ_t² Π_{s>t} c_s²."""
   policy, schedule = _policy()
-  params = algorithm.init_sampler_params({"w": jnp.float32(0.3)}, schedule)
+  params = algorithm.init_sampler_params(policy, {"w": jnp.float32(0.3)}, schedule.std)
   xs = algorithm.sample_trajectory(policy, params, jax.random.key(1), 200_000)
   assert xs.shape == (5, 200_000, DIM)
   coef = schedule.x_coef + 0.3 * schedule.eps_coef
@@ -63,10 +64,10 @@ def test_trajectory_moments_match_the_linear_chain():
 
 def test_value_guidance_is_minus_lambda_sigma_grad_v():
   """x ← x − λ σ_t ∇V(x, t+1); for V = a_{t+1} ‖x‖²/2 the shift is −λ σ_t a_{t+1} x."""
-  _, schedule = _policy()
-  params = algorithm.init_sampler_params({"w": jnp.float32(0.0)}, schedule)
+  policy, schedule = _policy()
+  params = algorithm.init_sampler_params(policy, {"w": jnp.float32(0.0)}, schedule.std)
   value = {"a": jnp.arange(1.0, 6.0), "b": jnp.float32(3.0)}
-  guidance = algorithm.value_guidance(_value_fn, value, params, strength=0.5)
+  guidance = algorithm.value_guidance(policy, _value_fn, value, params, strength=0.5)
   x = jax.random.normal(jax.random.key(7), (4, DIM))
   t = jnp.array([0, 1, 2, 3])
   expected = -0.5 * schedule.std[np.asarray(t)][:, None] * np.arange(2.0, 6.0)[:, None] * x
@@ -76,7 +77,7 @@ def test_value_guidance_is_minus_lambda_sigma_grad_v():
 def _setup(config):
   policy, schedule = _policy()
   dxmi = algorithm.dxmi(policy, _value_fn, config)
-  sampler = algorithm.init_sampler_params({"w": jnp.float32(0.3)}, schedule)
+  sampler = algorithm.init_sampler_params(policy, {"w": jnp.float32(0.3)}, schedule.std)
   value = {"a": jnp.full((5,), 0.1), "b": jnp.float32(0.0)}
   return dxmi, dxmi.init(jax.random.key(2), sampler, value)
 
@@ -110,7 +111,7 @@ def test_policy_gradient_on_log_std_matches_the_closed_form():
   policy = algorithm.make_policy(lambda p, x, tau: jnp.zeros_like(x), identity, DIM)
   zero_value = lambda p, x, t: jnp.zeros(x.shape[0])
   dxmi = algorithm.dxmi(policy, zero_value, config)
-  sampler = algorithm.init_sampler_params({"unused": jnp.zeros(())}, schedule)
+  sampler = algorithm.init_sampler_params(policy, {"unused": jnp.zeros(())}, schedule.std)
   state = dxmi.init(jax.random.key(5), sampler, {"unused": jnp.zeros(())})
   # s_t² ≈ σ_t² here, so the velocity pull τ₂ ≈ 0.01 loses to the entropy push 0.1.
   new_state, _ = dxmi.step(jax.random.key(6), state, jnp.zeros((256, DIM)))
