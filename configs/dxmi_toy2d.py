@@ -25,14 +25,16 @@ def get_config() -> ml_collections.ConfigDict:
   config.pretrain_batch = 512
   # The plain few-step baseline: a DDPM trained with T = num_steps, β linear 1e-4 → this.
   config.plain_beta_end = 0.99
-  # The few-step sampler: from scratch (x + f(x, t), σ_t = scratch_std; Algorithm 1) or the
-  # FastDPM-VAR reduction of the T = 1000 DDPM ("fastdpm", spacing as below).
+  # The few-step sampler: the FastDPM-VAR reduction of the T = 1000 DDPM ("fastdpm", spacing as
+  # below), the plain T = num_steps DDPM itself ("plain"), or from scratch ("scratch": x + f(x, t)
+  # with f = 0 at the start and σ_t = scratch_std; Algorithm 1).
   config.num_steps = 5
   config.policy_init = "fastdpm"
-  config.scratch_std = 1.0
-  # σ_t = std_max · sigmoid(ρ_t − log std_max) when std_max > 0 (a soft cap), else exp(ρ_t);
-  # learn_last_std: the last step's σ is learned too (else fixed at 0.001).
-  config.std_max = 0.0
+  config.scratch_std = 0.5
+  # σ_t = std_max · sigmoid(ρ_t − log std_max) when std_max > 0 (a soft cap at the prior's
+  # scale, 1), else exp(ρ_t) (unbounded: the entropy bonus drives σ_0 past 2 in 4000
+  # iterations); learn_last_std: the last step's σ is learned too (else fixed at 0.001).
+  config.std_max = 1.0
   config.learn_last_std = False
   config.spacing = "quadratic"
   # Value V(x, t): a time-conditioned MLP; V(·, num_steps) is the energy.

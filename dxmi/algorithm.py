@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from common import ddpm
 from common import fastdpm
 from common import replay_buffer
 
@@ -61,6 +62,22 @@ def make_policy(eps_fn: EpsFn, schedule: fastdpm.ReducedSchedule, dim: int,
   as32 = lambda a: jnp.asarray(a, jnp.float32)
   return Policy(eps_fn, as32(schedule.timesteps), as32(schedule.x_coef),
                 as32(schedule.eps_coef), dim, std_max, learn_last_std)
+
+
+def ancestral_steps(schedule: ddpm.DiscreteSchedule) -> fastdpm.ReducedSchedule:
+  """``ddpm.ancestral_sample`` of a T-step DDPM as a T-step policy: step i queries t = T−1−i,
+  x ← (x − β_t ε̂/√(1 − ᾱ_t))/√α_t + √β̃_t ξ; the last (t = 0, noiseless) gets
+  ``fastdpm.LAST_STEP_STD``."""
+  betas = np.asarray(schedule.betas, np.float64)[::-1]
+  alpha_bars = np.asarray(schedule.alpha_bars, np.float64)
+  previous = np.concatenate([[1.0], alpha_bars[:-1]])[::-1]
+  alpha_bars = alpha_bars[::-1]
+  std = np.sqrt(betas * (1 - previous) / (1 - alpha_bars))
+  std[-1] = fastdpm.LAST_STEP_STD
+  return fastdpm.ReducedSchedule(
+      timesteps=np.arange(len(betas), dtype=np.float64)[::-1].copy(),
+      x_coef=1 / np.sqrt(1 - betas), eps_coef=-betas / np.sqrt((1 - alpha_bars) * (1 - betas)),
+      std=std, gamma_bar=np.asarray(schedule.alpha_bars, np.float64))
 
 
 def init_sampler_params(policy: Policy, net_params: PyTree, std: jax.Array) -> dict:

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from common import ddpm
 from common import fastdpm
 from dxmi import algorithm
 
@@ -47,6 +48,25 @@ def test_policy_mean_and_last_std():
                              rtol=1e-5)
   moved = {**params, "log_std": params["log_std"] + 1.0}
   assert algorithm.step_std(policy, moved, jnp.array(3)) == pytest.approx(fastdpm.LAST_STEP_STD)
+
+
+def test_capped_std_round_trip_saturation_and_learned_last_step():
+  """σ_t = σ_max sigmoid(ρ_t − log σ_max): init inverts it, σ_t ≈ exp(ρ_t) far below the cap,
+  never exceeds the cap, and with ``learn_last_std`` the last σ follows its parameter."""
+  schedule = fastdpm.var_schedule(4)
+  eps_fn = lambda params, x, tau: params["w"] * x
+  capped = algorithm.make_policy(eps_fn, schedule, DIM, std_max=2.0, learn_last_std=True)
+  params = algorithm.init_sampler_params(capped, {"w": jnp.float32(0.0)}, schedule.std)
+  np.testing.assert_allclose(algorithm.step_std(capped, params, jnp.arange(4)), schedule.std,
+                             rtol=1e-5)
+  small = {**params, "log_std": jnp.full((4,), -8.0)}
+  np.testing.assert_allclose(algorithm.step_std(capped, small, jnp.arange(4)), np.exp(-8.0),
+                             rtol=1e-3)
+  huge = {**params, "log_std": jnp.full((4,), 50.0)}
+  stds = np.asarray(algorithm.step_std(capped, huge, jnp.arange(4)))
+  assert np.all(stds <= 2.0) and np.all(stds > 1.999)
+  with pytest.raises(ValueError, match="std_max"):
+    algorithm.init_sampler_params(capped, {"w": jnp.float32(0.0)}, np.full(4, 2.5))
 
 
 def test_trajectory_moments_match_the_linear_chain():
@@ -171,3 +191,20 @@ def test_digits_train_then_evaluate(run_module, tmp_path):
                        f"--run_dir={tmp_path / 'nowhere'}")
   assert missing.returncode == 2 and "run_dir" in missing.stderr
   assert not (tmp_path / "bad").exists()
+
+
+def test_plain_ddpm_as_a_policy_matches_the_ancestral_step():
+  """Step i of ``algorithm.ancestral_steps`` is ``ddpm.ancestral_sample``'s step at t = T − 1 − i:
+  mean (x − β_t ε/√(1 − ᾱ_t))/√α_t and std √β̃_t, the last one noiseless (0.001)."""
+  schedule = ddpm.linear_schedule(5, 1e-4, 0.99)
+  steps = algorithm.ancestral_steps(schedule)
+  betas, alpha_bars = np.asarray(schedule.betas), np.asarray(schedule.alpha_bars)
+  x, eps = 0.7, -1.3
+  for i, t in enumerate(range(4, -1, -1)):
+    assert steps.timesteps[i] == t
+    mean = (x - betas[t] / np.sqrt(1 - alpha_bars[t]) * eps) / np.sqrt(1 - betas[t])
+    np.testing.assert_allclose(steps.x_coef[i] * x + steps.eps_coef[i] * eps, mean, rtol=1e-5)
+    if t > 0:
+      posterior = betas[t] * (1 - alpha_bars[t - 1]) / (1 - alpha_bars[t])
+      np.testing.assert_allclose(steps.std[i], np.sqrt(posterior), rtol=1e-5)
+  assert steps.std[-1] == fastdpm.LAST_STEP_STD
