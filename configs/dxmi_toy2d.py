@@ -1,6 +1,6 @@
 """DxMI on the 2-D eight-Gaussian toy (Yoon et al. 2024, §5.1 and Algorithm 1), CPU-sized.
 
-Budget: two DDPM pretrainings and 6000 DxMI iterations, about three minutes on two quiet CPU cores.
+Budget: two DDPM pretrainings and 6000 DxMI iterations, a few minutes on two CPU cores.
 """
 
 import math
