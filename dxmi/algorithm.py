@@ -25,8 +25,10 @@ from typing import Any, Callable, Literal, NamedTuple
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
+from common import ddpm
 from common import fastdpm
 from common import parallel
 from common import replay_buffer
@@ -37,34 +39,74 @@ ValueFn = Callable[[PyTree, jax.Array, jax.Array], jax.Array]  # (params, x (B, 
 
 
 class Policy(NamedTuple):
-  """The few-step sampler: ε-network and the reduced schedule's constants (float32 arrays)."""
+  """The few-step sampler: ε-network and the reduced schedule's constants (float32 arrays).
+
+  ``std_max`` > 0 caps every σ_t softly below it (see ``step_std``); 0 leaves σ_t = exp(log_std)
+  unbounded. ``learn_last_std`` learns the last step's σ too (the 2-D toy's Gaussian policy);
+  otherwise it stays at ``fastdpm.LAST_STEP_STD`` (the image sampler, issue 5).
+  """
   eps_fn: EpsFn
   timesteps: jax.Array  # (S,) continuous DDPM steps queried at each sampling step
   x_coef: jax.Array  # (S,)
   eps_coef: jax.Array  # (S,)
   dim: int
+  std_max: float = 0.0
+  learn_last_std: bool = False
 
   @property
   def num_steps(self) -> int:
     return self.timesteps.shape[0]
 
 
-def make_policy(eps_fn: EpsFn, schedule: fastdpm.ReducedSchedule, dim: int) -> Policy:
+def make_policy(eps_fn: EpsFn, schedule: fastdpm.ReducedSchedule, dim: int,
+                std_max: float = 0.0, learn_last_std: bool = False) -> Policy:
   as32 = lambda a: jnp.asarray(a, jnp.float32)
   return Policy(eps_fn, as32(schedule.timesteps), as32(schedule.x_coef),
-                as32(schedule.eps_coef), dim)
+                as32(schedule.eps_coef), dim, std_max, learn_last_std)
 
 
-def init_sampler_params(net_params: PyTree, schedule: fastdpm.ReducedSchedule) -> dict:
-  """Sampler parameters: the ε-network's and log σ_t, started at the schedule's κ = 1 values."""
-  return {"net": net_params, "log_std": jnp.log(jnp.asarray(schedule.std, jnp.float32))}
+def ancestral_steps(schedule: ddpm.DiscreteSchedule) -> fastdpm.ReducedSchedule:
+  """``ddpm.ancestral_sample`` of a T-step DDPM as a T-step policy: step i queries t = T−1−i,
+  x ← (x − β_t ε̂/√(1 − ᾱ_t))/√α_t + √β̃_t ξ; the last (t = 0, noiseless) gets
+  ``fastdpm.LAST_STEP_STD``."""
+  betas = np.asarray(schedule.betas, np.float64)[::-1]
+  alpha_bars = np.asarray(schedule.alpha_bars, np.float64)
+  previous = np.concatenate([[1.0], alpha_bars[:-1]])[::-1]
+  alpha_bars = alpha_bars[::-1]
+  std = np.sqrt(betas * (1 - previous) / (1 - alpha_bars))
+  std[-1] = fastdpm.LAST_STEP_STD
+  return fastdpm.ReducedSchedule(
+      timesteps=np.arange(len(betas), dtype=np.float64)[::-1].copy(),
+      x_coef=1 / np.sqrt(1 - betas), eps_coef=-betas / np.sqrt((1 - alpha_bars) * (1 - betas)),
+      std=std, gamma_bar=np.asarray(schedule.alpha_bars, np.float64))
 
 
-def step_std(params: dict, t: jax.Array) -> jax.Array:
-  """σ_t; the last step's σ stays at ``fastdpm.LAST_STEP_STD`` (not learned)."""
-  num_steps = params["log_std"].shape[0]
-  learned = jnp.exp(params["log_std"][t])
-  return jnp.where(t == num_steps - 1, fastdpm.LAST_STEP_STD, learned)
+def init_sampler_params(policy: Policy, net_params: PyTree, std: jax.Array) -> dict:
+  """Sampler parameters: the ε-network's and the σ_t parameters, started at σ_t = ``std``
+  (e.g. the schedule's κ = 1 values); inverse of ``step_std``."""
+  std = jnp.asarray(std, jnp.float32)
+  if policy.std_max > 0:
+    if not np.all(np.asarray(std) < policy.std_max):
+      raise ValueError(f"initial σ_t {np.asarray(std)} must lie below std_max {policy.std_max}")
+    return {"net": net_params, "log_std": jnp.log(std) - jnp.log1p(-std / policy.std_max)}
+  return {"net": net_params, "log_std": jnp.log(std)}
+
+
+def step_std(policy: Policy, params: dict, t: jax.Array) -> jax.Array:
+  """σ_t from the parameter ρ_t = ``params["log_std"][t]``: exp(ρ_t), or with a cap
+  σ_max · sigmoid(ρ_t − log σ_max), which is ≈ exp(ρ_t) for σ_t ≪ σ_max and saturates at σ_max,
+  so that the entropy bonus −τ₁ log σ_t stops paying once σ_t nears the cap (without a cap, a
+  last step that can map any x_{S−1} onto the data makes the earlier steps' entropy free and
+  their σ_t grow without bound). Unless ``policy.learn_last_std``, the last σ stays at
+  ``fastdpm.LAST_STEP_STD``."""
+  rho = params["log_std"][t]
+  if policy.std_max > 0:
+    learned = policy.std_max * jax.nn.sigmoid(rho - jnp.log(policy.std_max))
+  else:
+    learned = jnp.exp(rho)
+  if policy.learn_last_std:
+    return learned
+  return jnp.where(t == policy.num_steps - 1, fastdpm.LAST_STEP_STD, learned)
 
 
 def policy_mean(policy: Policy, params: dict, x: jax.Array, t: jax.Array) -> jax.Array:
@@ -89,7 +131,7 @@ def sample_trajectory(policy: Policy, params: dict, key: jax.Array, num: int,
     t, k = inputs
     steps = jnp.full((num,), t)
     x_next = (policy_mean(policy, params, x, steps)
-              + step_std(params, steps)[:, None] * jax.random.normal(k, x.shape))
+              + step_std(policy, params, steps)[:, None] * jax.random.normal(k, x.shape))
     if guidance is not None:
       x_next = x_next + guidance(x_next, steps)
     return x_next, x_next
@@ -99,11 +141,12 @@ def sample_trajectory(policy: Policy, params: dict, key: jax.Array, num: int,
   return jnp.concatenate([x0[None], xs], axis=0)
 
 
-def value_guidance(value_fn: ValueFn, value_params: PyTree, params: dict, strength: float):
+def value_guidance(policy: Policy, value_fn: ValueFn, value_params: PyTree, params: dict,
+                   strength: float):
   """x_{t+1} ← x_{t+1} − λ σ_t ∇V(x_{t+1}, t+1) (Yoon et al. 2024, §5, value-guided sampling)."""
   def guidance(x, steps):
     grad = jax.grad(lambda y: value_fn(value_params, y, steps + 1).sum())(x)
-    return -strength * step_std(params, steps)[:, None] * grad
+    return -strength * step_std(policy, params, steps)[:, None] * grad
   return guidance
 
 
@@ -201,7 +244,7 @@ def dxmi(policy: Policy, value_fn: ValueFn, config: DxMIConfig = DxMIConfig()) -
 
   def running_cost(x, x_next, t, sampler_params, avr):
     return (config.tau_velocity * _mean_sq_increment(x, x_next) / (2 * avr[t])
-            - config.tau_entropy * jnp.log(step_std(sampler_params, t)))
+            - config.tau_entropy * jnp.log(step_std(policy, sampler_params, t)))
 
   def energy_loss(value_params, data, samples):
     final = jnp.full((data.shape[0],), num_steps)
@@ -258,7 +301,7 @@ def dxmi(policy: Policy, value_fn: ValueFn, config: DxMIConfig = DxMIConfig()) -
     def policy_loss(sampler_params):
       x, t = drawn["x"], drawn["t"]
       x_next = (policy_mean(policy, sampler_params, x, t)
-                + step_std(sampler_params, t)[:, None] * noise)
+                + step_std(policy, sampler_params, t)[:, None] * noise)
       return jnp.mean(value_fn(value_params, x_next, t + 1)
                       + running_cost(x, x_next, t, sampler_params, avr))
 
@@ -269,7 +312,7 @@ def dxmi(policy: Policy, value_fn: ValueFn, config: DxMIConfig = DxMIConfig()) -
     values = jax.vmap(lambda x, t: value_fn(value_params, x, jnp.full((batch,), t)).mean())(
         trajectory, jnp.arange(num_steps + 1))
     info = DxMIInfo(e_data, e_sample, values, td_losses.mean(), loss,
-                    step_std(params, jnp.arange(num_steps)))
+                    step_std(policy, params, jnp.arange(num_steps)))
     return DxMIState(params, value_params, sampler_opt, value_opt, avr, buffer), info
 
   return DxMI(init, step)

@@ -80,21 +80,21 @@ def main(argv) -> None:
           key_noise, jax.random.normal(key_init, (num, digits.DIM))))}
   for name, (reduction, spacing) in _REDUCTIONS.items():
     few_step, reduced = digits_sampler.policy(steps, spacing, reduction)
-    params = algorithm.init_sampler_params(net_params, reduced)
+    params = algorithm.init_sampler_params(few_step, net_params, reduced.std)
     samples[f"{name}_{steps}"] = np.asarray(
         digits_sampler.sampler(few_step, num)(params, key_noise))
   if _RUN_DIR.value is not None:
     run_config = cli.load_json(os.path.join(_RUN_DIR.value, "config.json"), "run_dir")
     few_step, reduced = digits_sampler.policy(steps, run_config["spacing"])
     params = io.load_params(os.path.join(_RUN_DIR.value, "sampler.msgpack"),
-                            algorithm.init_sampler_params(net_params, reduced))
+                            algorithm.init_sampler_params(few_step, net_params, reduced.std))
     samples[f"dxmi_{steps}"] = np.asarray(digits_sampler.sampler(few_step, num)(params, key_noise))
     if _VALUE_GUIDANCE.value > 0:
       energy_net, value_fn = digits_sampler.energy_network(tuple(run_config["value_hidden"]))
       energy = io.load_params(os.path.join(_RUN_DIR.value, "energy.msgpack"),
                               energy_net.init(key_init, None, jnp.zeros((1, digits.DIM))))
       guided = digits_sampler.sampler(few_step, num, lambda p: algorithm.value_guidance(
-          value_fn, energy, p, _VALUE_GUIDANCE.value))
+          few_step, value_fn, energy, p, _VALUE_GUIDANCE.value))
       samples[f"dxmi_{steps}_guided"] = np.asarray(guided(params, key_noise))
 
   rows = {name: evaluator(x) for name, x in samples.items()}

@@ -1,12 +1,14 @@
 """DxMI on eight 2-D Gaussians: ``python -m dxmi.toy2d [--config.tau_entropy=0]``.
 
-Trains a ``num_steps``-step sampler with DxMI, from scratch (default) or from the FastDPM-VAR
-reduction of a DDPM pretrained with T = 1000 (``--config.policy_init=fastdpm``), and, as the
-baseline, a plain DDPM with T = ``num_steps``. DxMI follows (Yoon et al. 2024,
-Algorithm 1: time-dependent value V(x, t) with V(·, T) the energy, running costs in the TD
-target). Writes ``<file_path>/<expe_name>/``: config.json, hist_*.npy (per DxMI iteration),
-samples.npy (DxMI, (N, 2)), samples_start.npy (DxMI's starting sampler), samples_plain_ddpm.npy (the
-baseline: a DDPM trained with T = num_steps), metrics.json (sliced W2 of each against fresh data, AUC of −E separating data from Uniform[−a, a]²) and dxmi_toy2d.png.
+Trains a ``num_steps``-step sampler with DxMI, starting from the FastDPM-VAR reduction of a DDPM
+pretrained with T = 1000 (default), from the plain baseline below (``--config.policy_init=plain``)
+or from scratch (``--config.policy_init=scratch``), and, as the baseline, a plain DDPM with
+T = ``num_steps``. DxMI follows (Yoon et al. 2024, Algorithm 1: time-dependent value V(x, t)
+with V(·, T) the energy, running costs in the TD target). Writes ``<file_path>/<expe_name>/``:
+config.json, hist_*.npy (per DxMI iteration), samples.npy (DxMI, (N, 2)), samples_start.npy
+(DxMI's starting sampler), samples_plain_ddpm.npy (the baseline: a DDPM trained with
+T = num_steps), metrics.json (sliced W2 of each against fresh data, AUC of −E = −V(·, T)
+separating data from Uniform[−a, a]²) and dxmi_toy2d.png.
 """
 
 import os
@@ -44,9 +46,18 @@ def validate(config) -> None:
                               "uniform_half_width", "plain_beta_end", "scratch_std", "width",
                               "num_blocks", "time_dim"))
   cli.check_non_negative(config, ("value_frequencies",))
+  cli.check_batch_size(config.num_eval, "config.num_eval")
+  cli.check(config.policy_init in ("plain", "scratch", "fastdpm"), "config.policy_init",
+            "must be 'plain', 'scratch' or 'fastdpm'")
+  cli.check(config.std_max >= 0, "config.std_max", "must be non-negative (0: no cap)")
+  if config.std_max > 0 and config.policy_init == "scratch":
+    cli.check(config.scratch_std < config.std_max, "config.scratch_std",
+              "must lie below config.std_max")
   cli.check(config.plain_beta_end < 1, "config.plain_beta_end", "must be below 1")
-  cli.check(config.policy_init in ("scratch", "fastdpm"), "config.policy_init",
-            "must be 'scratch' or 'fastdpm'")
+  if config.std_max > 0 and config.policy_init != "scratch":
+    largest = float(np.max(starting_steps(config).std))
+    cli.check(largest < config.std_max, "config.std_max",
+              f"must exceed the starting sampler's largest σ_t ({largest:.3f})")
 
 
 def eight_gaussians(config) -> gaussian_mixture.GaussianMixture:
@@ -54,6 +65,27 @@ def eight_gaussians(config) -> gaussian_mixture.GaussianMixture:
   means = config.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
   return gaussian_mixture.gaussian_mixture(
       np.ones(config.num_modes), means, np.full((config.num_modes, 2), config.mode_std**2))
+
+
+def plain_ddpm_schedule(config) -> ddpm.DiscreteSchedule:
+  return ddpm.linear_schedule(config.num_steps, 1e-4, config.plain_beta_end)
+
+
+def starting_steps(config) -> fastdpm.ReducedSchedule:
+  """The pretrained starting sampler's steps: the plain DDPM's or the FastDPM-VAR reduction."""
+  if config.policy_init == "plain":
+    return algorithm.ancestral_steps(plain_ddpm_schedule(config))
+  return fastdpm.var_schedule(config.num_steps, config.spacing)
+
+
+def zero_output_layer(params: dict) -> dict:
+  """Zeroes the last Dense layer of a ``ddpm.ResidualMLP``, so that the scratch policy's mean
+  x + f(x, t) starts as the identity and its first samples are x_0 plus the steps' noise, spread
+  over the plane rather than thrown wherever a random f points."""
+  layers = params["params"]
+  last = max((name for name in layers if name.startswith("Dense_")),
+             key=lambda name: int(name.split("_")[1]))
+  return {"params": {**layers, last: jax.tree.map(jnp.zeros_like, layers[last])}}
 
 
 def energy_auc(energy: np.ndarray, energy_uniform: np.ndarray) -> float:
@@ -82,30 +114,33 @@ def main(argv) -> None:
 
   # The baseline: a plain DDPM trained directly with T = num_steps steps, β linear from 1e-4
   # to ``plain_beta_end`` (ᾱ_T ≈ 1e-3 at the default), sampled ancestrally.
-  plain_schedule = ddpm.linear_schedule(config.num_steps, 1e-4, config.plain_beta_end)
+  plain_schedule = plain_ddpm_schedule(config)
   plain_params = pretrain(keys[1], plain_schedule, "plain DDPM step")
 
-  # 1. DxMI's starting sampler: from scratch (Algorithm 1: mean x + f(x, t), σ_t = scratch_std)
-  # or the FastDPM-VAR reduction of a DDPM pretrained with T = 1000.
-  if config.policy_init == "fastdpm":
-    start = fastdpm.var_schedule(config.num_steps, config.spacing)
-    net_params = pretrain(keys[2], ddpm.linear_schedule(), "pretrain step")
+  # 1. DxMI's starting sampler: the plain DDPM above, from scratch (Algorithm 1: mean
+  # x + f(x, t), σ_t = scratch_std) or the FastDPM-VAR reduction of a DDPM pretrained with
+  # T = 1000.
+  if config.policy_init != "scratch":
+    start = starting_steps(config)
+    net_params = (plain_params if config.policy_init == "plain"
+                  else pretrain(keys[2], ddpm.linear_schedule(), "pretrain step"))
   else:
     steps = config.num_steps
+    last_std = config.scratch_std if config.learn_last_std else fastdpm.LAST_STEP_STD
     start = fastdpm.ReducedSchedule(
         timesteps=np.arange(steps, dtype=np.float64), x_coef=np.ones(steps),
-        eps_coef=np.ones(steps), std=np.append(np.full(steps - 1, config.scratch_std),
-                                               fastdpm.LAST_STEP_STD),
+        eps_coef=np.ones(steps), std=np.append(np.full(steps - 1, config.scratch_std), last_std),
         gamma_bar=np.full(steps, np.nan))
-    net_params = eps_net.init(keys[2], train_data[:1], jnp.zeros((1,)))
+    net_params = zero_output_layer(eps_net.init(keys[2], train_data[:1], jnp.zeros((1,))))
 
   # 2. The few-step sampler and the value network.
-  policy = algorithm.make_policy(eps_net.apply, start, dim=2)
+  policy = algorithm.make_policy(eps_net.apply, start, dim=2, std_max=config.std_max,
+                                 learn_last_std=config.learn_last_std)
   value_net = networks.FourierTimeMLP(tuple(config.value_hidden), 1, config.value_frequencies)
   value_fn = lambda p, x, t: value_net.apply(p, t / config.num_steps, x)[..., 0]
   value_params = value_net.init(keys[3], jnp.zeros((1,)), train_data[:1])
   dxmi = algorithm.dxmi(policy, value_fn, entry.algorithm_config(config, True))
-  initial_params = algorithm.init_sampler_params(net_params, start)
+  initial_params = algorithm.init_sampler_params(policy, net_params, start.std)
   state = dxmi.init(keys[4], initial_params, value_params)
 
   # 3. Fine-tune.

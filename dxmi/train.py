@@ -65,7 +65,7 @@ def main(argv) -> None:
   energy_net, value_fn = digits_sampler.energy_network(tuple(config.value_hidden))
   keys = jax.random.split(jax.random.key(config.seed), 4)
   dxmi = algorithm.dxmi(few_step, value_fn, entry.algorithm_config(config, False))
-  start_params = algorithm.init_sampler_params(net_params, reduced)
+  start_params = algorithm.init_sampler_params(few_step, net_params, reduced.std)
   state = dxmi.init(keys[0], start_params,
                     energy_net.init(keys[1], None, jnp.zeros((1, digits.DIM))))
 
@@ -124,11 +124,12 @@ def main(argv) -> None:
              "final_energy_data": float(infos.energy_data[-100:].mean()),
              "final_energy_sample": float(infos.energy_sample[-100:].mean()),
              "final_mean_value_along_trajectory": infos.values[-100:].mean(0),
-             "best_std": np.asarray(algorithm.step_std(best["params"],
+             "best_std": np.asarray(algorithm.step_std(few_step, best["params"],
                                                        jnp.arange(config.num_steps)))}
   if config.value_guidance > 0:
     guided = digits_sampler.sampler(few_step, config.num_eval, lambda params: (
-        algorithm.value_guidance(value_fn, state.value_params, params, config.value_guidance)))
+        algorithm.value_guidance(few_step, value_fn, state.value_params, params,
+                                 config.value_guidance)))
     metrics["best_value_guided"] = evaluator(np.asarray(guided(best["params"], keys[2])))
   metrics["wall_time_s"] = time.perf_counter() - _START
 

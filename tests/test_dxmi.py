@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from common import ddpm
 from common import fastdpm
 from dxmi import algorithm
 
@@ -38,20 +39,40 @@ def test_time_cost_telescopes():
 
 def test_policy_mean_and_last_std():
   policy, schedule = _policy()
-  params = algorithm.init_sampler_params({"w": jnp.float32(0.5)}, schedule)
+  params = algorithm.init_sampler_params(policy, {"w": jnp.float32(0.5)}, schedule.std)
   x = jax.random.normal(jax.random.key(0), (6, DIM))
   t = jnp.array([0, 1, 2, 3, 0, 3])
   expected = (schedule.x_coef[t] + 0.5 * schedule.eps_coef[t])[:, None] * x
   np.testing.assert_allclose(algorithm.policy_mean(policy, params, x, t), expected, rtol=1e-5)
-  np.testing.assert_allclose(algorithm.step_std(params, jnp.arange(4)), schedule.std, rtol=1e-5)
+  np.testing.assert_allclose(algorithm.step_std(policy, params, jnp.arange(4)), schedule.std,
+                             rtol=1e-5)
   moved = {**params, "log_std": params["log_std"] + 1.0}
-  assert algorithm.step_std(moved, jnp.array(3)) == pytest.approx(fastdpm.LAST_STEP_STD)
+  assert algorithm.step_std(policy, moved, jnp.array(3)) == pytest.approx(fastdpm.LAST_STEP_STD)
+
+
+def test_capped_std_round_trip_saturation_and_learned_last_step():
+  """σ_t = σ_max sigmoid(ρ_t − log σ_max): init inverts it, σ_t ≈ exp(ρ_t) far below the cap,
+  never exceeds the cap, and with ``learn_last_std`` the last σ follows its parameter."""
+  schedule = fastdpm.var_schedule(4)
+  eps_fn = lambda params, x, tau: params["w"] * x
+  capped = algorithm.make_policy(eps_fn, schedule, DIM, std_max=2.0, learn_last_std=True)
+  params = algorithm.init_sampler_params(capped, {"w": jnp.float32(0.0)}, schedule.std)
+  np.testing.assert_allclose(algorithm.step_std(capped, params, jnp.arange(4)), schedule.std,
+                             rtol=1e-5)
+  small = {**params, "log_std": jnp.full((4,), -8.0)}
+  np.testing.assert_allclose(algorithm.step_std(capped, small, jnp.arange(4)), np.exp(-8.0),
+                             rtol=1e-3)
+  huge = {**params, "log_std": jnp.full((4,), 50.0)}
+  stds = np.asarray(algorithm.step_std(capped, huge, jnp.arange(4)))
+  assert np.all(stds <= 2.0) and np.all(stds > 1.999)
+  with pytest.raises(ValueError, match="std_max"):
+    algorithm.init_sampler_params(capped, {"w": jnp.float32(0.0)}, np.full(4, 2.5))
 
 
 def test_trajectory_moments_match_the_linear_chain():
   """With ε = w x every step is x ← c_t x + σ_t ξ, so Var x_S = Π c² + Σ_t σ_t² Π_{s>t} c_s²."""
   policy, schedule = _policy()
-  params = algorithm.init_sampler_params({"w": jnp.float32(0.3)}, schedule)
+  params = algorithm.init_sampler_params(policy, {"w": jnp.float32(0.3)}, schedule.std)
   xs = algorithm.sample_trajectory(policy, params, jax.random.key(1), 200_000)
   assert xs.shape == (5, 200_000, DIM)
   coef = schedule.x_coef + 0.3 * schedule.eps_coef
@@ -63,10 +84,10 @@ def test_trajectory_moments_match_the_linear_chain():
 
 def test_value_guidance_is_minus_lambda_sigma_grad_v():
   """x ← x − λ σ_t ∇V(x, t+1); for V = a_{t+1} ‖x‖²/2 the shift is −λ σ_t a_{t+1} x."""
-  _, schedule = _policy()
-  params = algorithm.init_sampler_params({"w": jnp.float32(0.0)}, schedule)
+  policy, schedule = _policy()
+  params = algorithm.init_sampler_params(policy, {"w": jnp.float32(0.0)}, schedule.std)
   value = {"a": jnp.arange(1.0, 6.0), "b": jnp.float32(3.0)}
-  guidance = algorithm.value_guidance(_value_fn, value, params, strength=0.5)
+  guidance = algorithm.value_guidance(policy, _value_fn, value, params, strength=0.5)
   x = jax.random.normal(jax.random.key(7), (4, DIM))
   t = jnp.array([0, 1, 2, 3])
   expected = -0.5 * schedule.std[np.asarray(t)][:, None] * np.arange(2.0, 6.0)[:, None] * x
@@ -76,7 +97,7 @@ def test_value_guidance_is_minus_lambda_sigma_grad_v():
 def _setup(config):
   policy, schedule = _policy()
   dxmi = algorithm.dxmi(policy, _value_fn, config)
-  sampler = algorithm.init_sampler_params({"w": jnp.float32(0.3)}, schedule)
+  sampler = algorithm.init_sampler_params(policy, {"w": jnp.float32(0.3)}, schedule.std)
   value = {"a": jnp.full((5,), 0.1), "b": jnp.float32(0.0)}
   return dxmi, dxmi.init(jax.random.key(2), sampler, value)
 
@@ -110,7 +131,7 @@ def test_policy_gradient_on_log_std_matches_the_closed_form():
   policy = algorithm.make_policy(lambda p, x, tau: jnp.zeros_like(x), identity, DIM)
   zero_value = lambda p, x, t: jnp.zeros(x.shape[0])
   dxmi = algorithm.dxmi(policy, zero_value, config)
-  sampler = algorithm.init_sampler_params({"unused": jnp.zeros(())}, schedule)
+  sampler = algorithm.init_sampler_params(policy, {"unused": jnp.zeros(())}, schedule.std)
   state = dxmi.init(jax.random.key(5), sampler, {"unused": jnp.zeros(())})
   # s_t² ≈ σ_t² here, so the velocity pull τ₂ ≈ 0.01 loses to the entropy push 0.1.
   new_state, _ = dxmi.step(jax.random.key(6), state, jnp.zeros((256, DIM)))
@@ -170,3 +191,20 @@ def test_digits_train_then_evaluate(run_module, tmp_path):
                        f"--run_dir={tmp_path / 'nowhere'}")
   assert missing.returncode == 2 and "run_dir" in missing.stderr
   assert not (tmp_path / "bad").exists()
+
+
+def test_plain_ddpm_as_a_policy_matches_the_ancestral_step():
+  """Step i of ``algorithm.ancestral_steps`` is ``ddpm.ancestral_sample``'s step at t = T − 1 − i:
+  mean (x − β_t ε/√(1 − ᾱ_t))/√α_t and std √β̃_t, the last one noiseless (0.001)."""
+  schedule = ddpm.linear_schedule(5, 1e-4, 0.99)
+  steps = algorithm.ancestral_steps(schedule)
+  betas, alpha_bars = np.asarray(schedule.betas), np.asarray(schedule.alpha_bars)
+  x, eps = 0.7, -1.3
+  for i, t in enumerate(range(4, -1, -1)):
+    assert steps.timesteps[i] == t
+    mean = (x - betas[t] / np.sqrt(1 - alpha_bars[t]) * eps) / np.sqrt(1 - betas[t])
+    np.testing.assert_allclose(steps.x_coef[i] * x + steps.eps_coef[i] * eps, mean, rtol=1e-5)
+    if t > 0:
+      posterior = betas[t] * (1 - alpha_bars[t - 1]) / (1 - alpha_bars[t])
+      np.testing.assert_allclose(steps.std[i], np.sqrt(posterior), rtol=1e-5)
+  assert steps.std[-1] == fastdpm.LAST_STEP_STD
