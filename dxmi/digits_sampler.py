@@ -1,6 +1,5 @@
 """The digits pieces of DxMI: the few-step sampler built on the cached DDPM, the energy network."""
 
-from typing import Any
 
 import jax
 import jax.numpy as jnp
