@@ -1,6 +1,5 @@
 """The digits pieces of DxMI: the few-step sampler built on the cached DDPM, the energy network."""
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
