@@ -39,8 +39,11 @@ def base_config(target: str, preset: str) -> ml_collections.ConfigDict:
   config.score_batch_size = 1024  # generator samples per iteration for the score steps
   config.score_steps = 50  # DSM steps per iteration
   config.generator_lr = 5e-4
-  # < 1: the generator's learning rate decays along a cosine to generator_lr · this fraction at
-  # num_iterations (a constant step leaves the generator jittering around its optimum).
+  # > 0: the generator's learning rate decays along a cosine to generator_lr ·
+  # generator_final_lr_fraction over this many iterations, then stays there (a constant step
+  # leaves the generator jittering around its optimum). Not tied to num_iterations, so that a
+  # resumed run with more iterations keeps the schedule.
+  config.generator_decay_iterations = 0
   config.generator_final_lr_fraction = 1.0
   config.score_lr = 1e-4
   config.grad_clip = 10.0  # global gradient-norm clip of both networks

@@ -188,8 +188,9 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
     return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(lr))
 
   generator_lr = config.generator_lr
-  if config.generator_final_lr_fraction < 1.0:
-    generator_lr = optax.cosine_decay_schedule(config.generator_lr, config.num_iterations,
+  if config.generator_decay_iterations:
+    generator_lr = optax.cosine_decay_schedule(config.generator_lr,
+                                               config.generator_decay_iterations,
                                                config.generator_final_lr_fraction)
   generator_opt, score_opt = optimiser(generator_lr), optimiser(config.score_lr)
 

@@ -91,6 +91,8 @@ def _check_config(config) -> None:
   for name in ("generator_lr", "score_lr", "grad_clip", "data_std", "latent_std", "step_scale",
                "posterior_std", "output_scale"):
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check(config.generator_decay_iterations >= 0, "config.generator_decay_iterations",
+            "must be non-negative")
   cli.check(0 < config.generator_final_lr_fraction <= 1, "config.generator_final_lr_fraction",
             "must be in (0, 1]")
   cli.check(config.weight in ("inv_alpha", "one"), "config.weight", "must be inv_alpha or one")
