@@ -100,8 +100,34 @@ def double_well_energy(
   return jnp.sum(a * shift**4 + b * shift**2)
 
 
+def _lennard_jones_pair(d: jax.Array, soft_core: bool) -> jax.Array:
+  """dᵢⱼ⁻¹² − 2 dᵢⱼ⁻⁶ (times d below 2^{−1/6} with ``soft_core``); +inf at d = 0 without it."""
+  safe = jnp.where(d > 0, d, 1.0)
+  pair = jnp.where(d > 0, safe**-12 - 2.0 * safe**-6, jnp.inf)
+  if soft_core:
+    pair = jnp.where(d < 2.0 ** (-1.0 / 6.0), d * jnp.where(d > 0, pair, 0.0), pair)
+  return pair
+
+
+def cubic_extrapolation(fn, d: jax.Array, below: float) -> jax.Array:
+  """``fn(d)`` for d ≥ ``below``; below it the cubic Taylor polynomial of ``fn`` at ``below``.
+
+  Value and first three derivatives match at d = ``below`` (so the energy and its force are
+  continuous there), and the polynomial is finite at d = 0 where ``fn`` may blow up.
+  """
+  c = jnp.asarray(below, d.dtype)
+  d1 = jax.grad(fn)
+  d2 = jax.grad(d1)
+  d3 = jax.grad(d2)
+  h = d - c
+  cubic = fn(c) + h * (d1(c) + h * (d2(c) / 2.0 + h * d3(c) / 6.0))
+  # fn is evaluated on clamped distances so that its gradient below ``below`` is finite too.
+  return jnp.where(d < c, cubic, fn(jnp.where(d < c, c, d)))
+
+
 def lennard_jones_energy(
-    x: jax.Array, n_particles: int = 13, harmonic: float = 1.0, soft_core: bool = False
+    x: jax.Array, n_particles: int = 13, harmonic: float = 1.0, soft_core: bool = False,
+    cubic_below: float | None = None,
 ) -> jax.Array:
   """Lennard-Jones cluster with a harmonic tether (LJ-13 for 13 particles in 3-D):
 
@@ -110,11 +136,12 @@ def lennard_jones_energy(
   the double sum over ordered pairs (each pair counted twice), as in Köhler et al. 2020 and the
   published LJ-13 samples. ``soft_core`` is DiKL's training variant (He et al. 2025): for
   d < 2^{−1/6} the pair term is multiplied by d, which keeps it finite as d → 0.
+  ``cubic_below`` (DiKL's posterior MALA uses 0.75) replaces the pair term below that distance by
+  its cubic Taylor extrapolation from there (``cubic_extrapolation``), bounding the forces of
+  overlapping particles.
   """
   d = particles.pair_distances(x, n_particles)
-  safe = jnp.where(d > 0, d, 1.0)
-  pair = jnp.where(d > 0, safe**-12 - 2.0 * safe**-6, jnp.inf)
-  if soft_core:
-    pair = jnp.where(d < 2.0 ** (-1.0 / 6.0), d * jnp.where(d > 0, pair, 0.0), pair)
+  pair_fn = lambda r: _lennard_jones_pair(r, soft_core)
+  pair = pair_fn(d) if cubic_below is None else cubic_extrapolation(pair_fn, d, cubic_below)
   centred = particles.remove_centre_of_mass(x, n_particles)
   return 2.0 * jnp.sum(pair) + 0.5 * harmonic * jnp.dot(centred, centred)

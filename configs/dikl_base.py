@@ -39,6 +39,12 @@ def base_config(target: str, preset: str) -> ml_collections.ConfigDict:
   config.score_batch_size = 1024  # generator samples per iteration for the score steps
   config.score_steps = 50  # DSM steps per iteration
   config.generator_lr = 5e-4
+  # > 0: the generator's learning rate decays along a cosine to generator_lr ·
+  # generator_final_lr_fraction over this many iterations, then stays there (a constant step
+  # leaves the generator jittering around its optimum). Not tied to num_iterations, so that a
+  # resumed run with more iterations keeps the schedule.
+  config.generator_decay_iterations = 0
+  config.generator_final_lr_fraction = 1.0
   config.score_lr = 1e-4
   config.grad_clip = 10.0  # global gradient-norm clip of both networks
   config.weight = "inv_alpha"  # w(t): "inv_alpha" (1/α_t) or "one"
@@ -46,10 +52,14 @@ def base_config(target: str, preset: str) -> ml_collections.ConfigDict:
   config.num_importance = 10
   config.num_posterior_samples = 1  # posterior chains averaged per x_t (the paper: 1)
   config.mala_steps = 5
+  config.annealing_steps = 0  # > 0: annealed importance sampling with this many tempered steps
   config.adapt_step_size = False
   config.step_scale = 0.5  # initial MALA step = step_scale · min(σ²/α², posterior_std²)
   config.posterior_std = 1.0
   config.soft_core = False  # LJ-13 only: train on the soft-core energy
+  # LJ-13 only: inside the posterior sampler, pair terms below this distance are the cubic
+  # extrapolation of the pair term from there (He et al. 2025 use 0.75); 0 turns it off.
+  config.cubic_below = 0.0
   # Loop and outputs.
   config.chunk_size = 100  # iterations per compiled call (a progress line after each)
   config.checkpoint_every = 1000  # iterations between checkpoints (rounded up to chunks)

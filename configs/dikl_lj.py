@@ -22,6 +22,7 @@ def get_config(preset: str = "paper"):
   config.adapt_step_size = True
   config.step_scale, config.posterior_std = 0.5, 0.1
   config.soft_core = True
+  config.cubic_below = 0.75
   config.weight = "one"
   config.chunk_size, config.checkpoint_every = 10, 100
   if preset == "quick":

@@ -182,12 +182,18 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
   num_levels = 1 if method == "rkl" else levels.alpha.shape[0]
   post = posterior.PosteriorConfig(num_importance=config.num_importance, num_chains=config.num_posterior_samples,
                                    mala_steps=config.mala_steps,
-                                   adapt_step_size=config.adapt_step_size)
+                                   adapt_step_size=config.adapt_step_size,
+                                   annealing_steps=config.annealing_steps)
 
   def optimiser(lr):
     return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(lr))
 
-  generator_opt, score_opt = optimiser(config.generator_lr), optimiser(config.score_lr)
+  generator_lr = config.generator_lr
+  if config.generator_decay_iterations:
+    generator_lr = optax.cosine_decay_schedule(config.generator_lr,
+                                               config.generator_decay_iterations,
+                                               config.generator_final_lr_fraction)
+  generator_opt, score_opt = optimiser(generator_lr), optimiser(config.score_lr)
 
   def init(key):
     gen, score = nets.init(key)
@@ -214,9 +220,14 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
   def target_scores(key, x_t, level):
     alpha, sigma = levels.alpha[level], levels.sigma[level]
     step = config.step_scale * jnp.minimum(sigma**2 / alpha**2, config.posterior_std**2)
+    # Annealing: π_b has precision ≈ α²/σ² + b/posterior_std², so the step grows as b → 0.
+    b = jnp.linspace(0.0, 1.0, config.annealing_steps + 1)[1:]
+    anneal_steps = config.step_scale / (alpha[:, None] ** 2 / sigma[:, None] ** 2
+                                        + b / config.posterior_std**2)
     keys = jax.random.split(key, x_t.shape[0])
-    return jax.vmap(lambda k, x, a, s, h: posterior.noisy_score(
-        k, energy_fn, x, a, s, post, step_size=h))(keys, x_t, alpha, sigma, step)
+    return jax.vmap(lambda k, x, a, s, h, ha: posterior.noisy_score(
+        k, energy_fn, x, a, s, post, step_size=h, anneal_step_sizes=ha))(
+            keys, x_t, alpha, sigma, step, anneal_steps)
 
   def iteration(key, state):
     key_x, key_score, key_z, key_noise, key_post = jax.random.split(key, 5)

@@ -86,15 +86,22 @@ def _check_config(config) -> None:
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
   for name in ("batch_size", "score_batch_size"):
     cli.check_batch_size(getattr(config, name), f"config.{name}")
-  cli.check_non_negative(config, ("mala_steps", "num_frequencies"))
+  cli.check_non_negative(config, ("mala_steps", "num_frequencies", "annealing_steps"))
   cli.check(0 < config.beta_start <= config.beta_end < 1, "config.beta_start",
             "need 0 < beta_start <= beta_end < 1")
   cli.check(config.num_levels >= 2, "config.num_levels", "need at least 2 levels")
   for name in ("generator_lr", "score_lr", "grad_clip", "data_std", "latent_std", "step_scale",
                "posterior_std", "output_scale"):
     cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check(config.generator_decay_iterations >= 0, "config.generator_decay_iterations",
+            "must be non-negative")
+  cli.check(0 < config.generator_final_lr_fraction <= 1, "config.generator_final_lr_fraction",
+            "must be in (0, 1]")
   cli.check(config.weight in ("inv_alpha", "one"), "config.weight", "must be inv_alpha or one")
   cli.check(not config.soft_core or config.target == "lj", "config.soft_core",
+            "is for the lj target only")
+  cli.check(config.cubic_below >= 0, "config.cubic_below", "must be non-negative")
+  cli.check(not config.cubic_below or config.target == "lj", "config.cubic_below",
             "is for the lj target only")
 
 
@@ -171,8 +178,9 @@ def main(argv) -> None:
   cli.write_config(folder, config_dict)
 
   energy_fn = None
-  if config.soft_core:
-    energy_fn = lambda x: energies_lib.lennard_jones_energy(x, target.n_particles, soft_core=True)
+  if config.soft_core or config.cubic_below:
+    energy_fn = lambda x: energies_lib.lennard_jones_energy(
+        x, target.n_particles, soft_core=config.soft_core, cubic_below=config.cubic_below or None)
   trainer = dikl.make_trainer(config, target, _METHOD.value, energy_fn)
   key_init, key_train, key_samples = jax.random.split(jax.random.key(config.seed), 3)
   state = trainer.init(key_init)

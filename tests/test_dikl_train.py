@@ -115,7 +115,7 @@ def test_tiny_run_writes_outputs_resumes_bit_for_bit_and_evaluates(run_module, t
 def test_bad_flags_exit_2_with_one_line(run_module, tmp_path, module, args, message):
   out = tmp_path / "never"
   done = run_module(module, *args, f"--file_path={out}", f"--save_dir={out}"
-                    if module == "dikl.eval" else f"--expe_name=never")
+                    if module == "dikl.eval" else "--expe_name=never")
   assert done.returncode == 2, done.stderr[-2000:]
   lines = done.stderr.strip().splitlines()
   assert len(lines) == 1 and message in lines[0], done.stderr[-2000:]
