@@ -1,0 +1,180 @@
+"""Speed of every method's hot loop, compiled (scan) against dispatched one step at a time.
+
+    python benchmarks/run.py [--quick] [--repeats=5] [--cases=implicit_diffusion,asbs]
+                             [--particles=1000 --langevin_steps=5000 --paths=1000 ...]
+
+Prints one Markdown table. For each hot loop of ``benchmarks/hot_loops.py`` and each variant
+(``scan``: the library's compiled loop; ``dispatch``: a Python loop calling the library's
+jitted single step, as the published JAX code of Implicit Diffusion does), a fresh process
+builds the workload, runs it once (compile time: JAX's own tracing, lowering and XLA
+compilation events during that first call), then times ``--repeats`` further runs: the
+throughput is that of the median run, and any compilation during them is counted as a
+recompilation. Peak memory is the process's maximum resident set size on CPU (it includes the
+interpreter and JAX, shown in the header) or the device's ``peak_bytes_in_use`` where the
+device reports it (GPU). The speed-up is scan throughput / dispatch throughput.
+"""
+
+import datetime
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+# This folder holds scripts named like the packages they measure (adjoint.py,
+# implicit_diffusion.py): put the repository before it on the import path, so that the packages
+# win, and keep it last for ``hot_loops``.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path = ([os.path.dirname(_HERE)]
+            + [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE] + [_HERE])
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import app
+from absl import flags
+
+_CASES = flags.DEFINE_list("cases", None, "Hot loops to run (default: all).")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed runs after the first (median reported).")
+_QUICK = flags.DEFINE_bool("quick", False, "Short runs (sizes below, unless given).")
+_WORKER = flags.DEFINE_string("worker", None, "Internal: run CASE:VARIANT here, print JSON.")
+_JSON = flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
+# Sizes: (default, --quick default, help).
+_SIZES = {
+    "particles": (1000, 1000, "Implicit Diffusion particles (published: 1000)."),
+    "langevin_steps": (5000, 1000, "Implicit Diffusion iterations per run (published: 5000)."),
+    "paths": (1000, 1000, "AS/ASBS paths per batch (default config: 1000)."),
+    "em_steps": (124, 124, "AS/ASBS Euler–Maruyama steps per path (default config: 124)."),
+    "em_batches": (3, 1, "AS/ASBS path batches per run."),
+    "posterior_batch": (256, 64, "DiKL noisy points per run (quick preset batch: 256)."),
+    "dikl_iterations": (20, 5, "DiKL training iterations per run."),
+    "dxmi_iterations": (100, 20, "DxMI iterations per run."),
+    "guided_images": (100, 20, "Guided DDIM images per run."),
+}
+_SIZE_FLAGS = {name: flags.DEFINE_integer(name, default, text)
+               for name, (default, _, text) in _SIZES.items()}
+
+
+def _max_rss_mib() -> float:
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _sizes() -> dict:
+  return {name: flag.value if flag.present or not _QUICK.value else _SIZES[name][1]
+          for name, flag in _SIZE_FLAGS.items()}
+
+
+def worker(case_name: str, variant: str, sizes: dict, repeats: int) -> dict:
+  """Builds, runs once and times ``repeats`` runs of one variant of one case, in this process."""
+  import jax
+  from common import compilation
+  import hot_loops
+
+  imported_mib = _max_rss_mib()
+  workload = hot_loops.CASES[case_name].build(sizes, variant)
+  carry = workload.carry
+  with compilation.count_compilations() as first:
+    start = time.perf_counter()
+    carry = workload.run(carry)
+    first_s = time.perf_counter() - start
+  times = []
+  with compilation.count_compilations() as steady:
+    for _ in range(repeats):
+      start = time.perf_counter()
+      carry = workload.run(carry)
+      times.append(time.perf_counter() - start)
+  device = jax.devices()[0]
+  stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+  if stats and "peak_bytes_in_use" in stats:
+    peak_mib, memory = stats["peak_bytes_in_use"] / 2**20, f"{device.platform} peak_bytes_in_use"
+  else:
+    peak_mib, memory = _max_rss_mib(), "process max RSS"
+  median = statistics.median(times)
+  return {"case": case_name, "variant": variant, "size": workload.size, "work": workload.work,
+          "first_s": first_s, "compile_s": first.seconds, "compilations": first.count,
+          "recompilations": steady.count, "times_s": times, "median_s": median,
+          "throughput": workload.work / median, "peak_mib": peak_mib, "memory": memory,
+          "imported_mib": imported_mib, "backend": jax.default_backend(),
+          "devices": jax.device_count(), "jax": jax.__version__}
+
+
+def _spawn(case_name: str, variant: str, sizes: dict, repeats: int) -> dict:
+  command = [sys.executable, os.path.abspath(__file__), f"--worker={case_name}:{variant}",
+             f"--repeats={repeats}"] + [f"--{k}={v}" for k, v in sizes.items()]
+  done = subprocess.run(command, capture_output=True, text=True, check=False)
+  if done.returncode:
+    raise RuntimeError(f"{case_name}:{variant} failed:\n{done.stderr[-3000:]}")
+  return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _rate(x: float) -> str:
+  for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+    if x >= scale:
+      return f"{x / scale:.3g}{suffix}"
+  return f"{x:.3g}"
+
+
+def _commit() -> str:
+  done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=_HERE, capture_output=True,
+                        text=True, check=False)
+  dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=_HERE,
+                         capture_output=True, text=True, check=False).stdout.strip()
+  return (done.stdout.strip() or "unknown") + (" (with uncommitted changes)" if dirty else "")
+
+
+def table(results: list[dict], hot_loop_cases: dict) -> str:
+  lines = ["| hot loop | sizes | throughput unit | scan: compile s | scan: throughput | "
+           "dispatch: what one call does | dispatch: compile s | dispatch: throughput | "
+           "speed-up | recompilations after the 1st call (scan, dispatch) | "
+           "peak memory MiB (scan, dispatch) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+  by_key = {(r["case"], r["variant"]): r for r in results}
+  for name, case in hot_loop_cases.items():
+    if (name, "scan") not in by_key:
+      continue
+    scan, dispatch = by_key[(name, "scan")], by_key[(name, "dispatch")]
+    lines.append(
+        f"| {case.title} | {scan['size']} | {case.unit} | {scan['compile_s']:.2f} | "
+        f"{_rate(scan['throughput'])} | {case.step} | {dispatch['compile_s']:.2f} | "
+        f"{_rate(dispatch['throughput'])} | **{scan['throughput'] / dispatch['throughput']:.2f}×**"
+        f" | {scan['recompilations']}, {dispatch['recompilations']} | "
+        f"{scan['peak_mib']:.0f}, {dispatch['peak_mib']:.0f} |")
+  return "\n".join(lines)
+
+
+def main(argv):
+  del argv
+  sizes = _sizes()
+  if _WORKER.value:
+    case_name, variant = _WORKER.value.split(":")
+    print(json.dumps(worker(case_name, variant, sizes, _REPEATS.value)))
+    return
+  import hot_loops
+  names = _CASES.value or list(hot_loops.CASES)
+  unknown = sorted(set(names) - set(hot_loops.CASES))
+  if unknown:
+    raise app.UsageError(f"--cases: unknown {unknown}; choose from {list(hot_loops.CASES)}")
+  load_before = os.getloadavg()
+  started = time.perf_counter()
+  results = []
+  for name in names:
+    for variant in hot_loops.VARIANTS:
+      print(f"{name}: {variant} ...", file=sys.stderr, flush=True)
+      results.append(_spawn(name, variant, sizes, _REPEATS.value))
+  load_after = os.getloadavg()
+  first = results[0]
+  print(f"\n{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit "
+        f"{_commit()}; jax {first['jax']}, backend {first['backend']}, {first['devices']} "
+        f"device(s), {os.cpu_count()} CPUs; load average {load_before[0]:.1f} before, "
+        f"{load_after[0]:.1f} after; {time.perf_counter() - started:.0f} s in all.")
+  print(f"Median of {_REPEATS.value} timed runs after a first, compiling one; memory: "
+        f"{first['memory']} (a process that has imported JAX and the library: "
+        f"{first['imported_mib']:.0f} MiB).\n")
+  print(table(results, hot_loops.CASES))
+  if _JSON.value:
+    with open(_JSON.value, "w") as f:
+      json.dump({"sizes": sizes, "repeats": _REPEATS.value, "results": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+  app.run(main)
