@@ -3,15 +3,17 @@
     python benchmarks/run.py [--quick] [--repeats=5] [--cases=implicit_diffusion,asbs]
                              [--particles=1000 --langevin_steps=5000 --paths=1000 ...]
 
-Prints one Markdown table. For each hot loop of ``benchmarks/hot_loops.py`` and each variant
-(``scan``: the library's compiled loop; ``dispatch``: a Python loop calling the library's
-jitted single step, as the published JAX code of Implicit Diffusion does), a fresh process
-builds the workload, runs it once (compile time: JAX's own tracing, lowering and XLA
-compilation events during that first call), then times ``--repeats`` further runs: the
-throughput is that of the median run, and any compilation during them is counted as a
-recompilation. Peak memory is the process's maximum resident set size on CPU (it includes the
+Prints one Markdown table. For each hot loop of ``benchmarks/hot_loops.py``, one fresh
+process builds both variants (``scan``: the library's compiled loop; ``dispatch``: a Python
+loop calling the library's jitted single step, as the published JAX code of Implicit Diffusion
+does) and runs each once: compile time is the time JAX itself reports for tracing, lowering and
+XLA compilation during that first run. Then it times ``--repeats`` runs of each, alternating,
+so that the load of a shared machine hits both alike: throughput is work / median run time,
+the speed-up is the median over the pairs of dispatch time / scan time, and any compilation
+during these runs is reported (there should be none). Peak memory is the process's maximum
+resident set size on CPU (read after the scanned variant's first run; it includes the
 interpreter and JAX, shown in the header) or the device's ``peak_bytes_in_use`` where the
-device reports it (GPU). The speed-up is scan throughput / dispatch throughput.
+device reports it (GPU).
 """
 
 import datetime
@@ -37,7 +39,7 @@ from absl import flags
 _CASES = flags.DEFINE_list("cases", None, "Hot loops to run (default: all).")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed runs after the first (median reported).")
 _QUICK = flags.DEFINE_bool("quick", False, "Short runs (sizes below, unless given).")
-_WORKER = flags.DEFINE_string("worker", None, "Internal: run CASE:VARIANT here, print JSON.")
+_WORKER = flags.DEFINE_string("worker", None, "Internal: run one case here, print JSON.")
 _JSON = flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
 # Sizes: (default, --quick default, help).
 _SIZES = {
@@ -64,46 +66,55 @@ def _sizes() -> dict:
           for name, flag in _SIZE_FLAGS.items()}
 
 
-def worker(case_name: str, variant: str, sizes: dict, repeats: int) -> dict:
-  """Builds, runs once and times ``repeats`` runs of one variant of one case, in this process."""
+def _peak_mib(device) -> tuple[float, str]:
+  stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+  if stats and "peak_bytes_in_use" in stats:
+    return stats["peak_bytes_in_use"] / 2**20, f"{device.platform} peak_bytes_in_use"
+  return _max_rss_mib(), "process max RSS"
+
+
+def worker(case_name: str, sizes: dict, repeats: int) -> dict:
+  """Both variants of one case in this process: each built and run once (compiling), the
+  peak memory read after each, then ``repeats`` timed runs of each, alternating, so that a
+  change in the load of a shared machine hits both alike."""
   import jax
   from common import compilation
   import hot_loops
 
   imported_mib = _max_rss_mib()
-  workload = hot_loops.CASES[case_name].build(sizes, variant)
-  carry = workload.carry
-  with compilation.count_compilations() as first:
-    start = time.perf_counter()
-    carry = workload.run(carry)
-    first_s = time.perf_counter() - start
-  times = []
+  out = {"case": case_name, "imported_mib": imported_mib, "backend": jax.default_backend(),
+         "devices": jax.device_count(), "jax": jax.__version__, "repeats": repeats}
+  workloads, carries = {}, {}
+  for variant in hot_loops.VARIANTS:
+    workloads[variant] = hot_loops.CASES[case_name].build(sizes, variant)
+    with compilation.count_compilations() as first:
+      start = time.perf_counter()
+      carries[variant] = workloads[variant].run(workloads[variant].carry)
+      first_s = time.perf_counter() - start
+    peak_mib, out["memory"] = _peak_mib(jax.devices()[0])
+    out[variant] = {"first_s": first_s, "compile_s": first.seconds,
+                    "compilations": first.count, "peak_mib": peak_mib, "times_s": []}
+  out["size"], out["work"] = workloads["scan"].size, workloads["scan"].work
   with compilation.count_compilations() as steady:
     for _ in range(repeats):
-      start = time.perf_counter()
-      carry = workload.run(carry)
-      times.append(time.perf_counter() - start)
-  device = jax.devices()[0]
-  stats = device.memory_stats() if hasattr(device, "memory_stats") else None
-  if stats and "peak_bytes_in_use" in stats:
-    peak_mib, memory = stats["peak_bytes_in_use"] / 2**20, f"{device.platform} peak_bytes_in_use"
-  else:
-    peak_mib, memory = _max_rss_mib(), "process max RSS"
-  median = statistics.median(times)
-  return {"case": case_name, "variant": variant, "size": workload.size, "work": workload.work,
-          "first_s": first_s, "compile_s": first.seconds, "compilations": first.count,
-          "recompilations": steady.count, "times_s": times, "median_s": median,
-          "throughput": workload.work / median, "peak_mib": peak_mib, "memory": memory,
-          "imported_mib": imported_mib, "backend": jax.default_backend(),
-          "devices": jax.device_count(), "jax": jax.__version__}
+      for variant in hot_loops.VARIANTS:
+        start = time.perf_counter()
+        carries[variant] = workloads[variant].run(carries[variant])
+        out[variant]["times_s"].append(time.perf_counter() - start)
+  out["recompilations"] = steady.count
+  for variant in hot_loops.VARIANTS:
+    out[variant]["throughput"] = out["work"] / statistics.median(out[variant]["times_s"])
+  out["speed_up"] = statistics.median(
+      d / s for s, d in zip(out["scan"]["times_s"], out["dispatch"]["times_s"]))
+  return out
 
 
-def _spawn(case_name: str, variant: str, sizes: dict, repeats: int) -> dict:
-  command = [sys.executable, os.path.abspath(__file__), f"--worker={case_name}:{variant}",
+def _spawn(case_name: str, sizes: dict, repeats: int) -> dict:
+  command = [sys.executable, os.path.abspath(__file__), f"--worker={case_name}",
              f"--repeats={repeats}"] + [f"--{k}={v}" for k, v in sizes.items()]
   done = subprocess.run(command, capture_output=True, text=True, check=False)
   if done.returncode:
-    raise RuntimeError(f"{case_name}:{variant} failed:\n{done.stderr[-3000:]}")
+    raise RuntimeError(f"{case_name} failed:\n{done.stderr[-3000:]}")
   return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -123,22 +134,18 @@ def _commit() -> str:
 
 
 def table(results: list[dict], hot_loop_cases: dict) -> str:
-  lines = ["| hot loop | sizes | throughput unit | scan: compile s | scan: throughput | "
-           "dispatch: what one call does | dispatch: compile s | dispatch: throughput | "
-           "speed-up | recompilations after the 1st call (scan, dispatch) | "
-           "peak memory MiB (scan, dispatch) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
-  by_key = {(r["case"], r["variant"]): r for r in results}
-  for name, case in hot_loop_cases.items():
-    if (name, "scan") not in by_key:
-      continue
-    scan, dispatch = by_key[(name, "scan")], by_key[(name, "dispatch")]
+  lines = ["| hot loop | sizes | scan: compile s | scan: throughput | scan: peak MiB | "
+           "dispatched per Python iteration | dispatch: compile s | dispatch: throughput | "
+           "speed-up (median of paired runs) | compilations after the first run |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+  for r in results:
+    case = hot_loop_cases[r["case"]]
+    scan, dispatch = r["scan"], r["dispatch"]
     lines.append(
-        f"| {case.title} | {scan['size']} | {case.unit} | {scan['compile_s']:.2f} | "
-        f"{_rate(scan['throughput'])} | {case.step} | {dispatch['compile_s']:.2f} | "
-        f"{_rate(dispatch['throughput'])} | **{scan['throughput'] / dispatch['throughput']:.2f}×**"
-        f" | {scan['recompilations']}, {dispatch['recompilations']} | "
-        f"{scan['peak_mib']:.0f}, {dispatch['peak_mib']:.0f} |")
+        f"| {case.title} | {r['size']} | {scan['compile_s']:.2f} | "
+        f"{_rate(scan['throughput'])} {case.unit} | {scan['peak_mib']:.0f} | {case.step} | "
+        f"{dispatch['compile_s']:.2f} | {_rate(dispatch['throughput'])} {case.unit} | "
+        f"**{r['speed_up']:.2f}×** | {r['recompilations']} |")
   return "\n".join(lines)
 
 
@@ -146,8 +153,7 @@ def main(argv):
   del argv
   sizes = _sizes()
   if _WORKER.value:
-    case_name, variant = _WORKER.value.split(":")
-    print(json.dumps(worker(case_name, variant, sizes, _REPEATS.value)))
+    print(json.dumps(worker(_WORKER.value, sizes, _REPEATS.value)))
     return
   import hot_loops
   names = _CASES.value or list(hot_loops.CASES)
@@ -158,18 +164,18 @@ def main(argv):
   started = time.perf_counter()
   results = []
   for name in names:
-    for variant in hot_loops.VARIANTS:
-      print(f"{name}: {variant} ...", file=sys.stderr, flush=True)
-      results.append(_spawn(name, variant, sizes, _REPEATS.value))
+    print(f"{name} ...", file=sys.stderr, flush=True)
+    results.append(_spawn(name, sizes, _REPEATS.value))
   load_after = os.getloadavg()
   first = results[0]
   print(f"\n{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit "
         f"{_commit()}; jax {first['jax']}, backend {first['backend']}, {first['devices']} "
         f"device(s), {os.cpu_count()} CPUs; load average {load_before[0]:.1f} before, "
         f"{load_after[0]:.1f} after; {time.perf_counter() - started:.0f} s in all.")
-  print(f"Median of {_REPEATS.value} timed runs after a first, compiling one; memory: "
-        f"{first['memory']} (a process that has imported JAX and the library: "
-        f"{first['imported_mib']:.0f} MiB).\n")
+  print(f"Throughput: median of {_REPEATS.value} timed runs after a first (compiling) run, "
+        f"scan and dispatch alternating in one process per hot loop. Peak memory: "
+        f"{first['memory']} after the scanned variant's first run (a process that has imported "
+        f"JAX and the library: {first['imported_mib']:.0f} MiB).\n")
   print(table(results, hot_loops.CASES))
   if _JSON.value:
     with open(_JSON.value, "w") as f:
