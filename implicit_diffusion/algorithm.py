@@ -195,10 +195,10 @@ def initial_carry(algorithm: Algorithm, seed_key: jax.Array) -> tuple[jax.Array,
   return next_key(seed_key), algorithm.init(seed_key)
 
 
-# Steps whose random numbers are drawn at once by ``make_runner``: each threefry draw is a
-# small XLA loop (five rounds) whose every iteration costs a fixed few microseconds on CPU, far
-# more than its arithmetic on 1000 particles; drawn for a block of steps at once it runs once
-# per block. Memory: a block holds DRAW_BLOCK × (bs + bs_ref) × 2 floats.
+# Steps whose random numbers ``make_runner`` draws at once (at most; the block divides the
+# chunk): each threefry draw is a small XLA loop (five rounds) whose every iteration costs a
+# fixed few microseconds on CPU, far more than its arithmetic on 1000 particles; drawn for a
+# block of steps at once it runs once per block. Memory: DRAW_BLOCK × (bs + bs_ref) × 2 floats.
 DRAW_BLOCK = 32
 
 
@@ -213,13 +213,12 @@ def _advance_one_seed(algorithm: Algorithm, block: int) -> Callable:
     return (key, state), info
 
   def advance(carry, length):
-    full, rest = divmod(length, block)
-    carry, info = jax.lax.scan(lambda c, _: run_block(c, block), carry, None, length=full)
-    info = jax.tree.map(lambda leaf: leaf.reshape((full * block,) + leaf.shape[2:]), info)
-    if rest:
-      carry, tail = run_block(carry, rest)
-      info = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), info, tail)
-    return carry, info
+    # The largest block dividing the length: one block body to compile (a remainder block
+    # would double the compilation time).
+    size = max(d for d in range(1, min(block, length) + 1) if length % d == 0)
+    carry, info = jax.lax.scan(lambda c, _: run_block(c, size), carry, None,
+                               length=length // size)
+    return carry, jax.tree.map(lambda leaf: leaf.reshape((length,) + leaf.shape[2:]), info)
 
   return advance
 

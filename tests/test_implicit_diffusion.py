@@ -161,8 +161,8 @@ def test_runner_drawing_in_blocks_gives_the_step_by_step_numbers(hard_component_
   # agree with one jitted step per iteration up to rounding (fusions differ).
   algorithm = algo.implicit_diffusion(rewards.hard_reward, hard_component_rewards, THETA0,
                                       num_particles=200, kl_weight=0.1)
-  steps = algo.DRAW_BLOCK + 5  # a full block and a remainder
-  _, final, info = algo.run(algorithm, seeds, steps, steps)
+  steps = 80  # a chunk of 75 steps (blocks of 25) and one of 5 (one block)
+  _, final, info = algo.run(algorithm, seeds, steps, 75)
   step = jax.jit(algo.chain_step(algorithm))
   for i, seed in enumerate(seeds):
     carry, thetas = algo.initial_carry(algorithm, jax.random.key(seed)), []
