@@ -9,8 +9,10 @@ loop calling the library's jitted single step, as the published JAX code of Impl
 does) and runs each once: compile time is the time JAX itself reports for tracing, lowering and
 XLA compilation during that first run. Then it times ``--repeats`` runs of each, alternating,
 so that the load of a shared machine hits both alike: throughput is work / median run time,
-the speed-up is the median over the pairs of dispatch time / scan time, and any compilation
-during these runs is reported (there should be none). Peak memory is the process's maximum
+the speed-up is the median over the pairs of dispatch time / scan time, in wall time and in
+CPU time (``time.process_time``, all threads of the process: on a loaded machine a variant
+with more runnable threads gets a larger share of the cores, which biases wall time), and any
+compilation during these runs is reported (there should be none). Peak memory is the process's maximum
 resident set size on CPU (read after the scanned variant's first run; it includes the
 interpreter and JAX, shown in the header) or the device's ``peak_bytes_in_use`` where the
 device reports it (GPU).
@@ -93,19 +95,22 @@ def worker(case_name: str, sizes: dict, repeats: int) -> dict:
       first_s = time.perf_counter() - start
     peak_mib, out["memory"] = _peak_mib(jax.devices()[0])
     out[variant] = {"first_s": first_s, "compile_s": first.seconds,
-                    "compilations": first.count, "peak_mib": peak_mib, "times_s": []}
+                    "compilations": first.count, "peak_mib": peak_mib, "times_s": [],
+                    "cpu_s": []}
   out["size"], out["work"] = workloads["scan"].size, workloads["scan"].work
   with compilation.count_compilations() as steady:
     for _ in range(repeats):
       for variant in hot_loops.VARIANTS:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         carries[variant] = workloads[variant].run(carries[variant])
         out[variant]["times_s"].append(time.perf_counter() - start)
+        out[variant]["cpu_s"].append(time.process_time() - start_cpu)
   out["recompilations"] = steady.count
   for variant in hot_loops.VARIANTS:
     out[variant]["throughput"] = out["work"] / statistics.median(out[variant]["times_s"])
-  out["speed_up"] = statistics.median(
-      d / s for s, d in zip(out["scan"]["times_s"], out["dispatch"]["times_s"]))
+  for kind in ("times_s", "cpu_s"):
+    out[f"speed_up_{kind}"] = statistics.median(
+        d / s for s, d in zip(out["scan"][kind], out["dispatch"][kind]))
   return out
 
 
@@ -136,8 +141,8 @@ def _commit() -> str:
 def table(results: list[dict], hot_loop_cases: dict) -> str:
   lines = ["| hot loop | sizes | scan: compile s | scan: throughput | scan: peak MiB | "
            "dispatched per Python iteration | dispatch: compile s | dispatch: throughput | "
-           "speed-up (median of paired runs) | compilations after the first run |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "speed-up: wall time | speed-up: CPU time | compilations after the first run |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
   for r in results:
     case = hot_loop_cases[r["case"]]
     scan, dispatch = r["scan"], r["dispatch"]
@@ -145,7 +150,8 @@ def table(results: list[dict], hot_loop_cases: dict) -> str:
         f"| {case.title} | {r['size']} | {scan['compile_s']:.2f} | "
         f"{_rate(scan['throughput'])} {case.unit} | {scan['peak_mib']:.0f} | {case.step} | "
         f"{dispatch['compile_s']:.2f} | {_rate(dispatch['throughput'])} {case.unit} | "
-        f"**{r['speed_up']:.2f}×** | {r['recompilations']} |")
+        f"**{r['speed_up_times_s']:.2f}×** | {r['speed_up_cpu_s']:.2f}× | "
+        f"{r['recompilations']} |")
   return "\n".join(lines)
 
 
@@ -173,7 +179,9 @@ def main(argv):
         f"device(s), {os.cpu_count()} CPUs; load average {load_before[0]:.1f} before, "
         f"{load_after[0]:.1f} after; {time.perf_counter() - started:.0f} s in all.")
   print(f"Throughput: median of {_REPEATS.value} timed runs after a first (compiling) run, "
-        f"scan and dispatch alternating in one process per hot loop. Peak memory: "
+        f"scan and dispatch alternating in one process per hot loop; speed-ups: median over "
+        f"the pairs of dispatch / scan, in wall time and in the process's CPU time (all "
+        f"threads; the fairer measure on a shared machine). Peak memory: "
         f"{first['memory']} after the scanned variant's first run (a process that has imported "
         f"JAX and the library: {first['imported_mib']:.0f} MiB).\n")
   print(table(results, hot_loops.CASES))
