@@ -28,3 +28,7 @@ clean:
 .PHONY: bench-adjoint
 bench-adjoint: $(STAMP)
 	$(PY) benchmarks/adjoint.py
+
+.PHONY: bench-all
+bench-all: $(STAMP)
+	$(PY) benchmarks/run.py

@@ -151,16 +151,23 @@ def ddim_sample(eps_fn: EpsFn, schedule: DiscreteSchedule, timesteps: jax.Array,
   """
   chex.assert_rank(x_init, 2)
   timesteps = jnp.asarray(timesteps)
-  alpha_bars = schedule.alpha_bars[timesteps]
-  alpha_bars_prev = jnp.concatenate([alpha_bars[1:], jnp.ones((1,))])
-
-  def step(x, inputs):
-    t, alpha_bar, alpha_bar_prev = inputs
-    eps = eps_fn(x, t)
-    x0_hat = (x - jnp.sqrt(1.0 - alpha_bar) * eps) / jnp.sqrt(alpha_bar)
-    if clip_x0 is not None:
-      x0_hat = jnp.clip(x0_hat, -clip_x0, clip_x0)
-    return jnp.sqrt(alpha_bar_prev) * x0_hat + jnp.sqrt(1.0 - alpha_bar_prev) * eps, None
-
-  x0, _ = jax.lax.scan(step, x_init, (timesteps, alpha_bars, alpha_bars_prev))
+  x0, _ = jax.lax.scan(lambda x, inputs: (ddim_step(eps_fn, x, *inputs, clip_x0), None),
+                       x_init, (timesteps, *ddim_alpha_bars(schedule, timesteps)))
   return x0
+
+
+def ddim_alpha_bars(schedule: DiscreteSchedule,
+                    timesteps: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(ᾱ_t, ᾱ_prev) at each of ``timesteps``, with ᾱ_prev = 1 after the last step."""
+  alpha_bars = schedule.alpha_bars[timesteps]
+  return alpha_bars, jnp.concatenate([alpha_bars[1:], jnp.ones((1,))])
+
+
+def ddim_step(eps_fn: EpsFn, x: jax.Array, t: jax.Array, alpha_bar: jax.Array,
+              alpha_bar_prev: jax.Array, clip_x0: float | None = None) -> jax.Array:
+  """One step of ``ddim_sample``, from x_t to x_prev (also dispatched alone by the benchmarks)."""
+  eps = eps_fn(x, t)
+  x0_hat = (x - jnp.sqrt(1.0 - alpha_bar) * eps) / jnp.sqrt(alpha_bar)
+  if clip_x0 is not None:
+    x0_hat = jnp.clip(x0_hat, -clip_x0, clip_x0)
+  return jnp.sqrt(alpha_bar_prev) * x0_hat + jnp.sqrt(1.0 - alpha_bar_prev) * eps

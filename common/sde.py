@@ -79,10 +79,18 @@ def ula(energy_fn: EnergyFn, step_size: float | jax.Array) -> Kernel:
   def step(key: jax.Array, state: ULAState, *args) -> tuple[ULAState, None]:
     x = state.position
     noise = jax.random.normal(key, x.shape, x.dtype)
-    x = x - step_size * energy_grad(energy_fn, x, *args) + jnp.sqrt(2.0 * step_size) * noise
-    return ULAState(x), None
+    return ULAState(ula_move(energy_fn, step_size, x, noise, *args)), None
 
   return Kernel(init, step)
+
+
+def ula_move(energy_fn: EnergyFn, step_size: float | jax.Array, x: jax.Array, noise: jax.Array,
+             *args) -> jax.Array:
+  """The ULA step ``x − γ ∇ₓE(x) + √(2γ) ξ`` on standard normal noise ξ drawn by the caller.
+
+  For loops that draw the noise of many steps at once (``ula``'s step draws its own).
+  """
+  return x - step_size * energy_grad(energy_fn, x, *args) + jnp.sqrt(2.0 * step_size) * noise
 
 
 # --------------------------------------------------------------------------------------------

@@ -118,7 +118,8 @@ def dxmi() -> dict[str, np.ndarray]:
   algorithm = dxmi_algorithm.dxmi(policy, value_fn, dxmi_algorithm.DxMIConfig(
       policy_batch=N, buffer_capacity=2 * N * num_steps, sampler_lr=1e-3, value_lr=1e-3))
   net_params = eps_net.init(jax.random.key(0), jnp.zeros((1,)), jnp.zeros((1, dim)))
-  sampler_params = dxmi_algorithm.init_sampler_params(net_params, fastdpm.var_schedule(num_steps))
+  sampler_params = dxmi_algorithm.init_sampler_params(
+      policy, net_params, fastdpm.var_schedule(num_steps).std)
   value_params = value_net.init(jax.random.key(1), None, jnp.zeros((1, dim)))
   state = parallel.replicate(algorithm.init(jax.random.key(2), sampler_params, value_params))
   data = jax.random.normal(jax.random.key(3), (N, dim)) + 1.0

@@ -153,3 +153,21 @@ def test_cold_start_restarts_the_chain_every_update(hard_component_rewards):
   np.testing.assert_allclose(cold.reward[:, 0], cold.reward[0, 0], atol=3e-3)
   assert abs(cold.reward[-5:, 0].mean() - stationary) > 0.006
   assert abs(warm.reward[-5:, 0].mean() - stationary) < 0.004
+
+
+@pytest.mark.parametrize("seeds", [(0,), (0, 1)])
+def test_runner_drawing_in_blocks_gives_the_step_by_step_numbers(hard_component_rewards, seeds):
+  # make_runner draws the noise of DRAW_BLOCK steps at once: same keys, same draws; the floats
+  # agree with one jitted step per iteration up to rounding (fusions differ).
+  algorithm = algo.implicit_diffusion(rewards.hard_reward, hard_component_rewards, THETA0,
+                                      num_particles=200, kl_weight=0.1)
+  steps = 80  # a chunk of 75 steps (blocks of 25) and one of 5 (one block)
+  _, final, info = algo.run(algorithm, seeds, steps, 75)
+  step = jax.jit(algo.chain_step(algorithm))
+  for i, seed in enumerate(seeds):
+    carry, thetas = algo.initial_carry(algorithm, jax.random.key(seed)), []
+    for _ in range(steps):
+      carry, step_info = step(carry)
+      thetas.append(step_info.theta)
+    np.testing.assert_allclose(info.theta[:, i], np.stack(thetas), atol=1e-6)
+    np.testing.assert_allclose(final.particles[i], carry[1].particles, atol=1e-3)
