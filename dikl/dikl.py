@@ -261,7 +261,7 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
     info = IterationInfo(loss, jnp.mean(score_losses),
                          jnp.mean(jnp.sum((weight[:, None] * (model_score - target_score)) ** 2,
                                           axis=-1)),
-                         jnp.mean(acceptance), optax.global_norm(grads))
+                         jnp.mean(acceptance), optax.tree.norm(grads))
     return new_state, info
 
   return Trainer(init, iteration, nets, levels)
