@@ -95,8 +95,7 @@ def check_sampler_config(config: ml_collections.ConfigDict) -> None:
   cli.check(0 < config.sigma_min < config.sigma_max, "config.sigma_min",
             "need 0 < sigma_min < sigma_max")
   cli.check(config.buffer_size >= config.n_paths, "config.buffer_size", "must be >= n_paths")
-  cli.check(config.learning_rate > 0, "config.learning_rate", "must be positive")
-  cli.check(config.well_scale > 0, "config.well_scale", "must be positive")
+  cli.check_positive(config, ("learning_rate", "well_scale"))
   cli.check(config.max_adjoint_norm is None or config.max_adjoint_norm > 0,
             "config.max_adjoint_norm", "must be positive or None")
   cli.check(config.activation in networks.ACTIVATIONS, "config.activation",

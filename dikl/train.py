@@ -82,17 +82,15 @@ HISTORY_NAMES = dikl.IterationInfo._fields
 def _check_config(config) -> None:
   cli.check(config.target == _TARGET.value, "config",
             f"the configuration is for target {config.target!r}, not {_TARGET.value!r}")
-  for name in _POSITIVE:
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check_positive(config, _POSITIVE)
   for name in ("batch_size", "score_batch_size"):
     cli.check_batch_size(getattr(config, name), f"config.{name}")
   cli.check_non_negative(config, ("mala_steps", "num_frequencies", "annealing_steps"))
   cli.check(0 < config.beta_start <= config.beta_end < 1, "config.beta_start",
             "need 0 < beta_start <= beta_end < 1")
   cli.check(config.num_levels >= 2, "config.num_levels", "need at least 2 levels")
-  for name in ("generator_lr", "score_lr", "grad_clip", "data_std", "latent_std", "step_scale",
-               "posterior_std", "output_scale"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check_positive(config, ("generator_lr", "score_lr", "grad_clip", "data_std", "latent_std",
+                              "step_scale", "posterior_std", "output_scale"))
   cli.check(config.generator_decay_iterations >= 0, "config.generator_decay_iterations",
             "must be non-negative")
   cli.check(0 < config.generator_final_lr_fraction <= 1, "config.generator_final_lr_fraction",

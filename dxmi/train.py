@@ -43,8 +43,7 @@ _RESUMABLE = ("iterations", "chunk_size")
 
 def validate(config) -> None:
   entry.check_algorithm_fields(config)
-  for name in ("ddpm_steps", "evaluate_every"):
-    cli.check(getattr(config, name) > 0, f"config.{name}", "must be positive")
+  cli.check_positive(config, ("ddpm_steps", "evaluate_every"))
   cli.check(config.num_eval >= 2, "config.num_eval", "needs at least 2 samples for a covariance")
   cli.check(config.value_guidance >= 0, "config.value_guidance", "must be non-negative")
   cli.check_folder(config.model_dir, "config.model_dir")
