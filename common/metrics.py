@@ -102,3 +102,23 @@ def evaluate(
           np.asarray(particles.pair_distances(x, target.n_particles))))
   return {f"{name}_{stat}": float(fn(values)) for name, values in scores.items() if values
           for stat, fn in (("mean", np.mean), ("std", np.std))}
+
+
+def target_metrics(target: targets_lib.Target, samples: np.ndarray,
+                   reference: np.ndarray | None) -> dict:
+  """Mean energy, per-target statistics (MoG-40: the fraction of samples nearest each mean;
+  MW-32: P(x_even > 0)) and, with at least 2000 reference samples, the protocol of ``evaluate``."""
+  energy = np.asarray(jax.jit(jax.vmap(target.energy))(samples))
+  out = {"energy_mean": float(np.mean(energy)), "num_samples": int(samples.shape[0])}
+  if target.name == "mog":
+    distances = ((samples[:, None, :] - targets_lib.MOG40_MEANS[None]) ** 2).sum(-1)
+    fractions = np.bincount(distances.argmin(1), minlength=len(targets_lib.MOG40_MEANS))
+    fractions = fractions / samples.shape[0]
+    out.update(modes_covered=int((fractions >= 0.01).sum()),
+               modes_with_any_sample=int((fractions > 0).sum()),
+               min_mode_fraction=float(fractions.min()), max_mode_fraction=float(fractions.max()))
+  if target.name == "mw":
+    out["p_even_positive"] = float(np.mean(samples[:, 0::2] > 0))
+  if reference is not None and min(samples.shape[0], reference.shape[0]) >= 2000:
+    out.update(evaluate(samples, reference, target))
+  return out

@@ -170,10 +170,16 @@ def surrogate_loss(x_t: jax.Array, model_score: jax.Array, target_score: jax.Arr
 
 
 def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
-                 method: str = "dikl", energy_fn: Callable[[jax.Array], jax.Array] | None = None
-                 ) -> Trainer:
+                 method: str = "dikl", energy_fn: Callable[[jax.Array], jax.Array] | None = None,
+                 exact_noisy_score: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+                 | None = None) -> Trainer:
   """DiKL's training iteration for ``target`` (``energy_fn`` overrides its energy, e.g. LJ's
-  soft core); ``method="rkl"`` keeps only the smallest noise level (the reverse KL)."""
+  soft core); ``method="rkl"`` keeps only the smallest noise level (the reverse KL).
+
+  ``exact_noisy_score(x_t, α_t, σ_t)`` (one configuration), where the target's noisy score has a
+  closed form, replaces the posterior sampler's ŝ_d: a diagnostic that separates the error of
+  the posterior sampling from that of the generator and score network's learning.
+  """
   if method not in METHODS:
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
   energy_fn = energy_fn or target.energy
@@ -219,6 +225,8 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
 
   def target_scores(key, x_t, level):
     alpha, sigma = levels.alpha[level], levels.sigma[level]
+    if exact_noisy_score is not None:
+      return jax.vmap(exact_noisy_score)(x_t, alpha, sigma), jnp.ones_like(alpha)
     step = config.step_scale * jnp.minimum(sigma**2 / alpha**2, config.posterior_std**2)
     # Annealing: π_b has precision ≈ α²/σ² + b/posterior_std², so the step grows as b → 0.
     b = jnp.linspace(0.0, 1.0, config.annealing_steps + 1)[1:]

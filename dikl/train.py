@@ -103,25 +103,6 @@ def _check_config(config) -> None:
             "is for the lj target only")
 
 
-def target_metrics(target, samples: np.ndarray, reference: np.ndarray | None) -> dict:
-  """Energies, per-target statistics (MoG modes, MW well occupancy) and, with a reference, the
-  10 × 2000 protocol of ``common.metrics.evaluate``."""
-  energy = np.asarray(jax.jit(jax.vmap(target.energy))(samples))
-  out = {"energy_mean": float(np.mean(energy)), "num_samples": int(samples.shape[0])}
-  if target.name == "mog":
-    distances = ((samples[:, None, :] - targets_lib.MOG40_MEANS[None]) ** 2).sum(-1)
-    fractions = np.bincount(distances.argmin(1), minlength=len(targets_lib.MOG40_MEANS))
-    fractions = fractions / samples.shape[0]
-    out.update(modes_covered=int((fractions >= 0.01).sum()),
-               modes_with_any_sample=int((fractions > 0).sum()),
-               min_mode_fraction=float(fractions.min()), max_mode_fraction=float(fractions.max()))
-  if target.name == "mw":
-    out["p_even_positive"] = float(np.mean(samples[:, 0::2] > 0))
-  if reference is not None and min(samples.shape[0], reference.shape[0]) >= 2000:
-    out.update(metrics_lib.evaluate(samples, reference, target))
-  return out
-
-
 def _plot(folder, target, samples, reference, histories):
   from common import particles  # pylint: disable=g-import-not-at-top
   from common import plotting  # pylint: disable=g-import-not-at-top
@@ -216,7 +197,7 @@ def main(argv) -> None:
   samples = parallel.to_host(dikl.sample(trainer.networks, state.generator, key_samples,
                                          config.num_samples))
   io.save_npy(os.path.join(folder, "samples.npy"), samples)
-  results = target_metrics(target, samples, reference)
+  results = metrics_lib.target_metrics(target, samples, reference)
   results["wall_time_s"] = time.perf_counter() - start
   results["iterations"] = int(state.iteration)
   io.save_json(os.path.join(folder, "metrics.json"), results)

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from common import targets
 from configs import dikl_dw
 from configs import dikl_lj
 from configs import dikl_mog
@@ -54,6 +55,21 @@ def test_surrogate_gradient_is_the_diffusive_kl_gradient_on_gaussians():
                                           alpha * m, jnp.sqrt(p_var)))(theta)
   np.testing.assert_allclose(grads["mu"], exact["mu"], atol=5e-3)
   np.testing.assert_allclose(grads["s"], exact["s"], atol=5e-3)
+
+
+def test_exact_noisy_score_replaces_the_posterior_estimate():
+  # A constant "exact" score c and a score network that stays at its zero output (its last
+  # layer starts at zero; a vanishing learning rate keeps it there): with w = 1 the iteration's
+  # ‖w(s_φ − ŝ_d)‖² must be ‖c‖² exactly, which no posterior draw would give.
+  config = dikl_mog.get_config("quick")
+  config.weight, config.score_lr, config.score_steps = "one", 1e-30, 1
+  config.batch_size = config.score_batch_size = 8
+  c = jnp.array([3.0, -4.0])
+  trainer = dikl.make_trainer(config, targets.get_target("mog"),
+                              exact_noisy_score=lambda x_t, alpha, sigma: c)
+  _, info = jax.jit(trainer.iteration)(jax.random.key(1), trainer.init(jax.random.key(0)))
+  np.testing.assert_allclose(info.score_difference, 25.0, rtol=1e-5)
+  assert info.acceptance == 1.0
 
 
 @pytest.mark.parametrize("module", [dikl_mog, dikl_mw, dikl_dw, dikl_lj])
