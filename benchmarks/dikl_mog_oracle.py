@@ -5,9 +5,10 @@
 MoG-40 convolved with the VP kernel is again a mixture, of N(α_t μₖ, (α_t² s² + σ_t²) I), so its
 noisy score ∇ log p_t is exact. The script trains the quick preset (``configs/dikl_mog.py``)
 with that score in place of DiKL's posterior estimate ŝ_d (``dikl.make_trainer``'s
-``exact_noisy_score``) and prints what ``dikl.train`` reports (``common.metrics.target_metrics``) on 10⁴ samples.
-If these stay far from the issue's bounds, what limits the preset is the generator and score
-network's learning, not the importance sampling and MALA of the posterior.
+``exact_noisy_score``) and prints what ``dikl.train`` reports on 10⁴ samples
+(``common.metrics.target_metrics``). If these stay far from the issue's bounds, what limits the
+preset is the generator and score network's learning, not the posterior's importance sampling
+and MALA.
 """
 
 import time
