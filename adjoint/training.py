@@ -52,12 +52,8 @@ def restore(manager: ocp.CheckpointManager | None, initial: Any
             ) -> tuple[int, Any, checkpoint.History]:
   """``(epochs done, state, histories)`` from the latest checkpoint of ``manager``, laid out on
   the devices as ``train_epochs`` lays out its carry; ``(0, initial, {})`` when there is none."""
-  restored = None if manager is None else checkpoint.restore_latest(
-      manager, parallel.replicate(initial))
-  if restored is None:
-    return 0, initial, {}
-  print(f"resumed from epoch {restored[0]}", flush=True)
-  return restored
+  done, state, histories = checkpoint.resume(manager, parallel.replicate(initial), "epoch")
+  return (done, state, histories) if done else (0, initial, histories)
 
 
 def train_epochs(

@@ -149,6 +149,18 @@ def restore_latest(manager_: ocp.CheckpointManager, template: Any
   return step, _rekey(restored["state"], template), histories
 
 
+def resume(manager_: ocp.CheckpointManager | None, template: Any, label: str = "step",
+           histories: History | None = None) -> tuple[int, Any, History]:
+  """``(steps done, state, histories)`` from the latest checkpoint of ``manager_``, announced on
+  stdout ("resumed from <label> <step>"); ``(0, template, histories or {})`` when there is none
+  (or no manager)."""
+  restored = None if manager_ is None else restore_latest(manager_, template)
+  if restored is None:
+    return 0, template, {} if histories is None else histories
+  print(f"resumed from {label} {restored[0]}", flush=True)
+  return restored
+
+
 def read_latest(run_folder: str) -> tuple[int, Any, History] | None:
   """``(step, state, histories)`` of the latest checkpoint of a run, without a template: the
   state's arrays come back as NumPy arrays in nested lists and dicts (PRNG keys as their data),

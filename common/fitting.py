@@ -72,11 +72,7 @@ def fit(key: jax.Array, params: Any, loss_fn: LossFn, optimizer: optax.GradientT
     return FitState(key, params, opt_state, average), {"loss": loss}
 
   state = FitState(key, params, optimizer.init(params), params)
-  done, histories = 0, {}
-  restored = None if manager is None else checkpoint.restore_latest(manager, state)
-  if restored is not None:
-    done, state, histories = restored
-    print(f"resumed from step {done}", flush=True)
+  done, state, histories = checkpoint.resume(manager, state)
   report = cli.Progress(num_steps - done, label) if label else None
   on_chunk = (lambda steps, out: report(steps - done, loss=out["loss"][-1])) if report else None
   state, histories = checkpoint.train_in_blocks(

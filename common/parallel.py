@@ -124,6 +124,13 @@ def divisibility_error(size: int) -> str | None:
   return None
 
 
+def padded_size(size: int) -> int:
+  """``size`` rounded up to a multiple of the device count: a batch that splits evenly, of which
+  the caller keeps the first ``size`` rows."""
+  devices = jax.device_count()
+  return -(-size // devices) * devices
+
+
 def shard_batch(tree: Any, name: str = "the batch") -> Any:
   """Constrains every leaf of ``tree`` to be split along its leading axis (inside ``jit``).
 

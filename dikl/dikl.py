@@ -282,8 +282,7 @@ def sample(nets: Networks, generator_params: Any, key: jax.Array, num: int,
   Each batch is split over the devices; ``batch_size`` is rounded up to a multiple of their
   count (the surplus of the last batch is dropped anyway).
   """
-  devices = jax.device_count()
-  batch_size = -(-batch_size // devices) * devices
+  batch_size = parallel.padded_size(batch_size)
   batches = -(-num // batch_size)
   keys = jax.random.split(key, batches)
   draw = jax.jit(lambda k: nets.generate(

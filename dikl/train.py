@@ -165,9 +165,7 @@ def main(argv) -> None:
   state = trainer.init(key_init)
   histories = {name: np.zeros((0,), np.float32) for name in HISTORY_NAMES}
   manager = checkpoint_lib.manager(folder, _RESUME.value)
-  if _RESUME.value:
-    _, state, histories = checkpoint_lib.restore_latest(manager, state)
-    print(f"resumed from iteration {int(state.iteration)}", flush=True)
+  _, state, histories = checkpoint_lib.resume(manager, state, "iteration", histories)
 
   def step(state):
     return trainer.iteration(jax.random.fold_in(key_train, state.iteration), state)

@@ -36,8 +36,7 @@ def sampler(few_step: algorithm.Policy, num: int, guidance_fn=None):
   kept, the same digits as on one device (JAX's partitionable random numbers do not depend on
   how many follow).
   """
-  devices = jax.device_count()
-  padded = -(-num // devices) * devices
+  padded = parallel.padded_size(num)
 
   def draw(params: dict, key: jax.Array) -> jax.Array:
     guidance = None if guidance_fn is None else guidance_fn(params)
