@@ -1,6 +1,7 @@
 """DiKL on MoG-40 with the exact noisy target score: is the posterior sampler the limit?
 
-    python benchmarks/dikl_mog_oracle.py [--config.num_iterations=20000] [--config.<field>=...]
+    python benchmarks/dikl_mog_oracle.py [--kernel_samples=M] [--out=F.npy]
+        [--config.num_iterations=20000] [--config.<field>=...]
 
 MoG-40 convolved with the VP kernel is again a mixture, of N(α_t μₖ, (α_t² s² + σ_t²) I), so its
 noisy score ∇ log p_t is exact. The script trains the quick preset (``configs/dikl_mog.py``)
@@ -9,17 +10,23 @@ with that score in place of DiKL's posterior estimate ŝ_d (``dikl.make_trainer`
 (``common.metrics.target_metrics``). If these stay far from the issue's bounds, what limits the
 preset is the generator and score network's learning, not the posterior's importance sampling
 and MALA.
+
+``--kernel_samples=M`` also replaces the score network's s_φ by the kernel estimate of the
+generator's noisy score from M fresh generator samples (``dikl.make_trainer``'s
+``kernel_model_score``): with both scores (nearly) exact, what is left is how the generator learns.
+``--out`` saves the samples, e.g. for ``python -m dikl.eval --target=mog --sample_path=F.npy``.
 """
 
 import time
 
-from absl import app
+from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from common import cli
 from common import energies
+from common import io
 from common import metrics
 from common import targets
 from configs import dikl_mog
@@ -27,6 +34,9 @@ from dikl import dikl
 
 
 _CONFIG = cli.define_config(dikl_mog.__file__ + ":quick")
+_KERNEL_SAMPLES = flags.DEFINE_integer(
+    "kernel_samples", 0, "> 0: s_φ replaced by the kernel estimate from this many generator samples")
+_OUT = flags.DEFINE_string("out", None, "where to save the samples (.npy); none: not saved")
 
 
 def main(argv):
@@ -40,7 +50,9 @@ def main(argv):
     std = jnp.sqrt(alpha**2 * targets.MOG40_STD**2 + sigma**2)
     return -jax.grad(energies.isotropic_mixture_energy)(x_t, logits, alpha * means, std)
 
-  trainer = dikl.make_trainer(config, target, exact_noisy_score=exact_noisy_score)
+  cli.check(_KERNEL_SAMPLES.value >= 0, "kernel_samples", "must be non-negative")
+  trainer = dikl.make_trainer(config, target, exact_noisy_score=exact_noisy_score,
+                              kernel_model_score=_KERNEL_SAMPLES.value)
   key_init, key_train, key_samples = jax.random.split(jax.random.key(config.seed), 3)
   state = trainer.init(key_init)
 
@@ -57,10 +69,13 @@ def main(argv):
                                    config.num_samples))
   reference = np.asarray(target.sample(jax.random.key(config.seed + 1), config.num_samples))
   results = metrics.target_metrics(target, samples, reference)
-  print(f"exact noisy score, {int(state.iteration)} iterations, "
+  if _OUT.value:
+    io.save_npy(_OUT.value, samples)
+  model_score = f"kernel s_φ ({_KERNEL_SAMPLES.value})" if _KERNEL_SAMPLES.value else "learned s_φ"
+  print(f"exact noisy score, {model_score}, {int(state.iteration)} iterations, "
         f"{time.perf_counter() - start:.0f} s: " + " | ".join(
             f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in results.items()))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -25,6 +25,7 @@ import ml_collections
 import optax
 
 from common import egnn
+from common import energies
 from common import networks
 from common import parallel
 from common import particles
@@ -169,16 +170,38 @@ def surrogate_loss(x_t: jax.Array, model_score: jax.Array, target_score: jax.Arr
   return jnp.mean(jnp.sum(direction * x_t, axis=-1))
 
 
+def kernel_noisy_score(x_t: jax.Array, alpha: jax.Array, sigma: jax.Array,
+                       samples: jax.Array) -> jax.Array:
+  """∇ log (1/M) Σⱼ N(x_t; α xⱼ, σ² I): the noisy score of the empirical law of ``samples``.
+
+  For M samples of a law q it estimates ∇ log q_t, the score of q convolved with the VP kernel
+  x_t = α x + σ ε, consistently as M → ∞ (a ratio of two Monte Carlo means).
+
+  Args:
+    x_t: one noisy configuration (d,).
+    alpha, sigma: α_t and σ_t, scalars.
+    samples: (M, d) draws of q.
+  """
+  chex.assert_rank([x_t, samples], [1, 2])
+  logits = jnp.zeros(samples.shape[0], x_t.dtype)
+  return -jax.grad(energies.isotropic_mixture_energy)(x_t, logits, alpha * samples, sigma)
+
+
 def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
                  method: str = "dikl", energy_fn: Callable[[jax.Array], jax.Array] | None = None,
                  exact_noisy_score: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
-                 | None = None) -> Trainer:
+                 | None = None, kernel_model_score: int = 0) -> Trainer:
   """DiKL's training iteration for ``target`` (``energy_fn`` overrides its energy, e.g. LJ's
   soft core); ``method="rkl"`` keeps only the smallest noise level (the reverse KL).
 
   ``exact_noisy_score(x_t, α_t, σ_t)`` (one configuration), where the target's noisy score has a
   closed form, replaces the posterior sampler's ŝ_d: a diagnostic that separates the error of
   the posterior sampling from that of the generator and score network's learning.
+
+  ``kernel_model_score`` = M > 0 replaces s_φ, for MLP targets, by the score of q_θ,t estimated
+  from M fresh generator samples xⱼ: ∇ log (1/M) Σⱼ N(x_t; α_t xⱼ, σ_t² I), consistent as M → ∞.
+  With ``exact_noisy_score`` as well, the generator follows the diffusive KL's own gradient, and
+  what is left is the generator's learning. The score network is still trained, but unused.
   """
   if method not in METHODS:
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -186,6 +209,8 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
   levels = vp_levels(config.beta_start, config.beta_end, config.num_levels)
   nets = make_networks(config, target, levels)
   num_levels = 1 if method == "rkl" else levels.alpha.shape[0]
+  if kernel_model_score and target.n_particles > 1:
+    raise ValueError("kernel_model_score is for the MLP targets (mog, mw)")
   post = posterior.PosteriorConfig(num_importance=config.num_importance, num_chains=config.num_posterior_samples,
                                    mala_steps=config.mala_steps,
                                    adapt_step_size=config.adapt_step_size,
@@ -237,6 +262,13 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
         k, energy_fn, x, a, s, post, step_size=h, anneal_step_sizes=ha))(
             keys, x_t, alpha, sigma, step, anneal_steps)
 
+  def kernel_score(key, generator_params, x_t, alpha, sigma):
+    centres = jax.lax.stop_gradient(
+        nets.generate(generator_params, nets.sample_latent(key, kernel_model_score)))
+    # In blocks of x_t: all at once would hold a (batch, M) array of kernel weights per gradient.
+    return jax.lax.map(lambda args: kernel_noisy_score(*args, centres), (x_t, alpha, sigma),
+                       batch_size=64)
+
   def iteration(key, state):
     key_x, key_score, key_z, key_noise, key_post = jax.random.split(key, 5)
     # Both batches are split over the devices (the networks' parameters are whole on each);
@@ -255,6 +287,9 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
                                      "config.batch_size")
     target_score, acceptance = target_scores(key_post, x_t_fixed, level)
     model_score = _project(-nets.predict_noise(score_params, x_t_fixed, level) / sigma, target)
+    if kernel_model_score:
+      model_score = kernel_score(jax.random.fold_in(key_x, 1), state.generator, x_t_fixed,
+                                 alpha[:, 0], sigma[:, 0])
     target_score = _project(target_score, target)
     weight = 1.0 / alpha[:, 0] if config.weight == "inv_alpha" else jnp.ones_like(alpha[:, 0])
 

@@ -72,6 +72,40 @@ def test_exact_noisy_score_replaces_the_posterior_estimate():
   assert info.acceptance == 1.0
 
 
+def test_kernel_noisy_score_is_the_empirical_laws_noisy_score():
+  x_t = jnp.array([0.7, -1.2])
+  # All samples at c: the noisy law is N(α c, σ² I), score (α c − x_t)/σ² exactly.
+  c = jnp.array([2.0, 1.0])
+  np.testing.assert_allclose(dikl.kernel_noisy_score(x_t, 0.6, 0.8, jnp.tile(c, (5, 1))),
+                             (0.6 * c - x_t) / 0.64, rtol=1e-5)
+  # 10⁵ draws of N(0, I): the noisy law is N(0, (α² + σ²) I), score −x_t/(α² + σ²).
+  samples = jax.random.normal(jax.random.key(0), (100_000, 2))
+  np.testing.assert_allclose(dikl.kernel_noisy_score(x_t, 0.6, 0.5, samples), -x_t / 0.61,
+                             atol=0.02)
+
+
+def test_kernel_model_score_replaces_the_score_network():
+  # A generator stuck at 0 (output_scale 0) has the noisy score −x_t/σ²; given as the "exact"
+  # target score, the kernel estimate must cancel it, while the score network (zero output, as
+  # in the test above) leaves ‖x_t‖²/σ⁴ > 0.
+  config = dikl_mog.get_config("quick")
+  config.weight, config.score_lr, config.score_steps = "one", 1e-30, 1
+  config.batch_size = config.score_batch_size = 8
+  config.output_scale = 0.0
+  target = targets.get_target("mog")
+  dirac_score = lambda x_t, alpha, sigma: -x_t / sigma**2
+  differences = []
+  for kernel_samples in (0, 16):
+    trainer = dikl.make_trainer(config, target, exact_noisy_score=dirac_score,
+                                kernel_model_score=kernel_samples)
+    _, info = jax.jit(trainer.iteration)(jax.random.key(1), trainer.init(jax.random.key(0)))
+    differences.append(float(info.score_difference))
+  assert differences[0] > 1.0
+  assert differences[1] < 1e-6 * differences[0]
+  with pytest.raises(ValueError, match="kernel_model_score"):
+    dikl.make_trainer(dikl_dw.get_config("quick"), targets.get_target("dw"), kernel_model_score=4)
+
+
 @pytest.mark.parametrize("module", [dikl_mog, dikl_mw, dikl_dw, dikl_lj])
 def test_presets_have_the_published_schedule_and_a_smaller_quick_variant(module):
   paper, quick = module.get_config(), module.get_config("quick")
