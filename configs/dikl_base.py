@@ -47,7 +47,9 @@ def base_config(target: str, preset: str) -> ml_collections.ConfigDict:
   config.generator_final_lr_fraction = 1.0
   config.score_lr = 1e-4
   config.grad_clip = 10.0  # global gradient-norm clip of both networks
-  config.weight = "inv_alpha"  # w(t): "inv_alpha" (1/α_t) or "one"
+  config.weight = "inv_alpha"  # w(t): "one", "inv_alpha" (1/α_t), "inv_alpha_squared" (1/α_t²)
+  # The DSM loss's weight per level, by the same names (normalised to mean one over the levels).
+  config.score_weight = "one"
   # Posterior sampling for ŝ_d (dikl.posterior): n_is proposals, then MALA.
   config.num_importance = 10
   config.num_posterior_samples = 1  # posterior chains averaged per x_t (the paper: 1)

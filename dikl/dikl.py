@@ -33,6 +33,11 @@ from common import targets as targets_lib
 from dikl import posterior
 
 METHODS = ("dikl", "rkl")
+# w(t) = α_t^−p by name: "one" (DW, LJ) and "inv_alpha" (MoG, MW) are He et al.'s. With
+# "inv_alpha_squared" each level's pull on the generator is the difference of the two denoiser
+# means over σ_t², E_q[x | x_t] − E_p[x | x_t], with no factor α_t left to silence the noisy
+# levels, which are the ones that see how the mass is shared between distant modes.
+WEIGHT_POWERS = {"one": 0, "inv_alpha": 1, "inv_alpha_squared": 2}
 
 
 class Levels(NamedTuple):
@@ -237,12 +242,19 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
     eps = _project(jax.random.normal(key_noise, x.shape, x.dtype), target)
     return level, eps, levels.alpha[level][:, None] * x + levels.sigma[level][:, None] * eps
 
+  # DSM's weighting over the levels is free: every weighting has the same minimiser. α_t^−p
+  # (mean one over the levels) moves the fit towards the noisy levels, where the ε-loss hardly
+  # sees the generator's law but w = α_t^−2 makes the generator's gradient most sensitive to it.
+  score_level_weights = levels.alpha[:num_levels] ** -WEIGHT_POWERS[config.score_weight]
+  score_level_weights = score_level_weights / jnp.mean(score_level_weights)
+
   def score_step(carry, key):
     params, opt_state, x = carry
 
     def dsm(params):
       level, eps, x_t = noisy(key, x, x.shape[0])
-      return jnp.mean(jnp.sum((nets.predict_noise(params, x_t, level) - eps) ** 2, axis=-1))
+      errors = jnp.sum((nets.predict_noise(params, x_t, level) - eps) ** 2, axis=-1)
+      return jnp.mean(score_level_weights[level] * errors)
 
     loss, grads = jax.value_and_grad(dsm)(params)
     updates, opt_state = score_opt.update(grads, opt_state, params)
@@ -291,7 +303,7 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
       model_score = kernel_score(jax.random.fold_in(key_x, 1), state.generator, x_t_fixed,
                                  alpha[:, 0], sigma[:, 0])
     target_score = _project(target_score, target)
-    weight = 1.0 / alpha[:, 0] if config.weight == "inv_alpha" else jnp.ones_like(alpha[:, 0])
+    weight = alpha[:, 0] ** -WEIGHT_POWERS[config.weight]
 
     def loss_fn(params):
       x_t = alpha * nets.generate(params, z) + sigma * eps

@@ -95,7 +95,9 @@ def _check_config(config) -> None:
             "must be non-negative")
   cli.check(0 < config.generator_final_lr_fraction <= 1, "config.generator_final_lr_fraction",
             "must be in (0, 1]")
-  cli.check(config.weight in ("inv_alpha", "one"), "config.weight", "must be inv_alpha or one")
+  for field in ("weight", "score_weight"):
+    cli.check(config[field] in dikl.WEIGHT_POWERS, f"config.{field}",
+              f"must be one of {sorted(dikl.WEIGHT_POWERS)}")
   cli.check(not config.soft_core or config.target == "lj", "config.soft_core",
             "is for the lj target only")
   cli.check(config.cubic_below >= 0, "config.cubic_below", "must be non-negative")

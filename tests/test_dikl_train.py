@@ -72,6 +72,46 @@ def test_exact_noisy_score_replaces_the_posterior_estimate():
   assert info.acceptance == 1.0
 
 
+def test_weight_is_the_named_power_of_one_over_alpha():
+  # One sample, the same key for each weight, so the same level: with the constant "exact" score
+  # c and a zero score network, ‖w(s_φ − ŝ_d)‖² = ‖c‖² α^(−2p) for w = α^(−p).
+  config = dikl_mog.get_config("quick")
+  config.score_lr, config.score_steps = 1e-30, 1
+  config.batch_size = config.score_batch_size = 1
+  trainer_levels = dikl.vp_levels(config.beta_start, config.beta_end, config.num_levels)
+  differences = {}
+  for name in ("one", "inv_alpha", "inv_alpha_squared"):
+    config.weight = name
+    trainer = dikl.make_trainer(config, targets.get_target("mog"),
+                                exact_noisy_score=lambda x_t, alpha, sigma: jnp.array([3.0, -4.0]))
+    _, info = jax.jit(trainer.iteration)(jax.random.key(1), trainer.init(jax.random.key(0)))
+    differences[name] = float(info.score_difference)
+  np.testing.assert_allclose(differences["one"], 25.0, rtol=1e-5)
+  alpha = (differences["one"] / differences["inv_alpha"]) ** 0.5
+  assert np.min(np.abs(np.asarray(trainer_levels.alpha) - alpha)) < 1e-4 * alpha
+  np.testing.assert_allclose(differences["inv_alpha_squared"], 25.0 / alpha**4, rtol=1e-4)
+
+
+def test_score_weight_scales_the_dsm_loss_by_the_normalised_power():
+  # One DSM sample, the same key for both weights, and a zero-output score network: the loss is
+  # w_l ‖ε‖², so the ratio of the two losses is the weight of the drawn level l, which must be
+  # (1/α_l) / mean_t(1/α_t).
+  config = dikl_mog.get_config("quick")
+  config.score_lr, config.score_steps = 1e-30, 1
+  config.batch_size = config.score_batch_size = 1
+  losses = {}
+  for name in ("one", "inv_alpha"):
+    config.score_weight = name
+    trainer = dikl.make_trainer(config, targets.get_target("mog"),
+                                exact_noisy_score=lambda x_t, alpha, sigma: jnp.zeros(2))
+    _, info = jax.jit(trainer.iteration)(jax.random.key(3), trainer.init(jax.random.key(0)))
+    losses[name] = float(info.score_loss)
+  inverse_alpha = 1.0 / np.asarray(dikl.vp_levels(config.beta_start, config.beta_end,
+                                                  config.num_levels).alpha)
+  level_weight = losses["inv_alpha"] / losses["one"]
+  assert np.min(np.abs(inverse_alpha / inverse_alpha.mean() - level_weight)) < 1e-4 * level_weight
+
+
 def test_kernel_noisy_score_is_the_empirical_laws_noisy_score():
   x_t = jnp.array([0.7, -1.2])
   # All samples at c: the noisy law is N(α c, σ² I), score (α c − x_t)/σ² exactly.
