@@ -298,10 +298,11 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
     x_t_fixed = parallel.shard_batch(alpha * nets.generate(state.generator, z) + sigma * eps,
                                      "config.batch_size")
     target_score, acceptance = target_scores(key_post, x_t_fixed, level)
-    model_score = _project(-nets.predict_noise(score_params, x_t_fixed, level) / sigma, target)
     if kernel_model_score:
       model_score = kernel_score(jax.random.fold_in(key_x, 1), state.generator, x_t_fixed,
                                  alpha[:, 0], sigma[:, 0])
+    else:
+      model_score = _project(-nets.predict_noise(score_params, x_t_fixed, level) / sigma, target)
     target_score = _project(target_score, target)
     weight = alpha[:, 0] ** -WEIGHT_POWERS[config.weight]
 

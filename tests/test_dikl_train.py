@@ -57,17 +57,27 @@ def test_surrogate_gradient_is_the_diffusive_kl_gradient_on_gaussians():
   np.testing.assert_allclose(grads["s"], exact["s"], atol=5e-3)
 
 
-def test_exact_noisy_score_replaces_the_posterior_estimate():
-  # A constant "exact" score c and a score network that stays at its zero output (its last
-  # layer starts at zero; a vanishing learning rate keeps it there): with w = 1 the iteration's
-  # ‖w(s_φ − ŝ_d)‖² must be ‖c‖² exactly, which no posterior draw would give.
+def _frozen_score_config(batch_size, **fields):
+  """The MoG-40 quick preset with one DSM step at a vanishing learning rate, so that the score
+  network keeps its zero output (its last layer starts at zero), and ``batch_size`` samples."""
   config = dikl_mog.get_config("quick")
-  config.weight, config.score_lr, config.score_steps = "one", 1e-30, 1
-  config.batch_size = config.score_batch_size = 8
+  config.score_lr, config.score_steps = 1e-30, 1
+  config.batch_size = config.score_batch_size = batch_size
+  config.update(fields)
+  return config
+
+
+def _first_iteration_info(config, key=1, **trainer_kwargs):
+  trainer = dikl.make_trainer(config, targets.get_target("mog"), **trainer_kwargs)
+  return jax.jit(trainer.iteration)(jax.random.key(key), trainer.init(jax.random.key(0)))[1]
+
+
+def test_exact_noisy_score_replaces_the_posterior_estimate():
+  # A constant "exact" score c and the zero score network: with w = 1 the iteration's
+  # ‖w(s_φ − ŝ_d)‖² must be ‖c‖² exactly, which no posterior draw would give.
   c = jnp.array([3.0, -4.0])
-  trainer = dikl.make_trainer(config, targets.get_target("mog"),
-                              exact_noisy_score=lambda x_t, alpha, sigma: c)
-  _, info = jax.jit(trainer.iteration)(jax.random.key(1), trainer.init(jax.random.key(0)))
+  info = _first_iteration_info(_frozen_score_config(8, weight="one"),
+                               exact_noisy_score=lambda x_t, alpha, sigma: c)
   np.testing.assert_allclose(info.score_difference, 25.0, rtol=1e-5)
   assert info.acceptance == 1.0
 
@@ -75,16 +85,12 @@ def test_exact_noisy_score_replaces_the_posterior_estimate():
 def test_weight_is_the_named_power_of_one_over_alpha():
   # One sample, the same key for each weight, so the same level: with the constant "exact" score
   # c and a zero score network, ‖w(s_φ − ŝ_d)‖² = ‖c‖² α^(−2p) for w = α^(−p).
-  config = dikl_mog.get_config("quick")
-  config.score_lr, config.score_steps = 1e-30, 1
-  config.batch_size = config.score_batch_size = 1
+  config = _frozen_score_config(1)
   trainer_levels = dikl.vp_levels(config.beta_start, config.beta_end, config.num_levels)
   differences = {}
   for name in ("one", "inv_alpha", "inv_alpha_squared"):
-    config.weight = name
-    trainer = dikl.make_trainer(config, targets.get_target("mog"),
-                                exact_noisy_score=lambda x_t, alpha, sigma: jnp.array([3.0, -4.0]))
-    _, info = jax.jit(trainer.iteration)(jax.random.key(1), trainer.init(jax.random.key(0)))
+    info = _first_iteration_info(_frozen_score_config(1, weight=name),
+                                 exact_noisy_score=lambda x_t, alpha, sigma: jnp.array([3.0, -4.0]))
     differences[name] = float(info.score_difference)
   np.testing.assert_allclose(differences["one"], 25.0, rtol=1e-5)
   alpha = (differences["one"] / differences["inv_alpha"]) ** 0.5
@@ -96,15 +102,11 @@ def test_score_weight_scales_the_dsm_loss_by_the_normalised_power():
   # One DSM sample, the same key for both weights, and a zero-output score network: the loss is
   # w_l ‖ε‖², so the ratio of the two losses is the weight of the drawn level l, which must be
   # (1/α_l) / mean_t(1/α_t).
-  config = dikl_mog.get_config("quick")
-  config.score_lr, config.score_steps = 1e-30, 1
-  config.batch_size = config.score_batch_size = 1
+  config = _frozen_score_config(1)
   losses = {}
   for name in ("one", "inv_alpha"):
-    config.score_weight = name
-    trainer = dikl.make_trainer(config, targets.get_target("mog"),
-                                exact_noisy_score=lambda x_t, alpha, sigma: jnp.zeros(2))
-    _, info = jax.jit(trainer.iteration)(jax.random.key(3), trainer.init(jax.random.key(0)))
+    info = _first_iteration_info(_frozen_score_config(1, score_weight=name), key=3,
+                                 exact_noisy_score=lambda x_t, alpha, sigma: jnp.zeros(2))
     losses[name] = float(info.score_loss)
   inverse_alpha = 1.0 / np.asarray(dikl.vp_levels(config.beta_start, config.beta_end,
                                                   config.num_levels).alpha)
@@ -128,17 +130,12 @@ def test_kernel_model_score_replaces_the_score_network():
   # A generator stuck at 0 (output_scale 0) has the noisy score −x_t/σ²; given as the "exact"
   # target score, the kernel estimate must cancel it, while the score network (zero output, as
   # in the test above) leaves ‖x_t‖²/σ⁴ > 0.
-  config = dikl_mog.get_config("quick")
-  config.weight, config.score_lr, config.score_steps = "one", 1e-30, 1
-  config.batch_size = config.score_batch_size = 8
-  config.output_scale = 0.0
-  target = targets.get_target("mog")
+  config = _frozen_score_config(8, weight="one", output_scale=0.0)
   dirac_score = lambda x_t, alpha, sigma: -x_t / sigma**2
   differences = []
   for kernel_samples in (0, 16):
-    trainer = dikl.make_trainer(config, target, exact_noisy_score=dirac_score,
-                                kernel_model_score=kernel_samples)
-    _, info = jax.jit(trainer.iteration)(jax.random.key(1), trainer.init(jax.random.key(0)))
+    info = _first_iteration_info(config, exact_noisy_score=dirac_score,
+                                 kernel_model_score=kernel_samples)
     differences.append(float(info.score_difference))
   assert differences[0] > 1.0
   assert differences[1] < 1e-6 * differences[0]
