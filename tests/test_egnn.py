@@ -36,3 +36,17 @@ def test_egnn_is_equivariant_and_centred(n, k, output, with_time):
     expected = (particles.as_particles(out, n)[perm] @ rotation.T).reshape(-1)
     np.testing.assert_allclose(model.apply(params, moved.astype(jnp.float32), t), expected,
                                atol=1e-4)
+
+
+@pytest.mark.parametrize("n, k, hidden, num_layers", [(4, 2, 144, 8), (13, 3, 192, 8)])
+def test_egnn_of_the_paper_sizes_starts_near_the_identity(n, k, hidden, num_layers):
+  # DiKL's DW-4 and LJ-13 networks (He et al. 2025): a generator that starts far from the
+  # identity map, or a score network far from zero, made the LJ-13 paper preset diverge.
+  x = particles.remove_centre_of_mass(
+      jax.random.normal(jax.random.key(1), (16, n * k)), n)
+  for output, t in (("positions", None), ("displacement", jnp.float32(0.5))):
+    model = egnn.EGNN(n_particles=n, hidden=hidden, num_layers=num_layers, output=output)
+    params = model.init(jax.random.key(0), x[0], t)
+    out = jax.vmap(lambda y: model.apply(params, y, t))(x)
+    moved_by = out - x if output == "positions" else out
+    assert float(jnp.sqrt(jnp.mean(moved_by**2))) < 0.05, output
