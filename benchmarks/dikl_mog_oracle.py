@@ -21,11 +21,9 @@ import time
 
 from absl import flags
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from common import cli
-from common import energies
 from common import io
 from common import metrics
 from common import targets
@@ -43,15 +41,8 @@ def main(argv):
   del argv
   config = _CONFIG.value
   target = targets.get_target("mog")
-  means = jnp.asarray(targets.MOG40_MEANS)
-  logits = jnp.zeros(means.shape[0])
-
-  def exact_noisy_score(x_t, alpha, sigma):
-    std = jnp.sqrt(alpha**2 * targets.MOG40_STD**2 + sigma**2)
-    return -jax.grad(energies.isotropic_mixture_energy)(x_t, logits, alpha * means, std)
-
   cli.check(_KERNEL_SAMPLES.value >= 0, "kernel_samples", "must be non-negative")
-  trainer = dikl.make_trainer(config, target, exact_noisy_score=exact_noisy_score,
+  trainer = dikl.make_trainer(config, target, exact_noisy_score=targets.mog40_noisy_score,
                               kernel_model_score=_KERNEL_SAMPLES.value)
   key_init, key_train, key_samples = jax.random.split(jax.random.key(config.seed), 3)
   state = trainer.init(key_init)

@@ -5,7 +5,7 @@
 MW-32 factorises into 16 independent double wells and 16 standard normals, so its noisy score
 ∇ log p_t is exact per coordinate: N(0, 1) stays N(0, 1) under the VP kernel, and each double
 well's posterior mean E[x | x_t] is a 1-D quadrature. For x_t = α_t x + σ_t ε with exact x, the
-script prints, per level, the error of ``dikl.posterior.noisy_score`` (the preset's importance
+script prints, per level, the error of ``dikl.make_posterior_score`` (the preset's importance
 sampling and MALA, one draw per x_t) on the double-well coordinates, binned by x_t/α_t: a
 positive mean error pushes the generator towards the deep (positive) well.
 """
@@ -19,7 +19,6 @@ import numpy as np
 from common import targets
 from configs import dikl_mw
 from dikl import dikl
-from dikl import posterior
 
 _PRESET = flags.DEFINE_enum("preset", "quick", ["paper", "quick"], "Configuration preset.")
 _NUM = flags.DEFINE_integer("num", 2000, "Exact samples per level.")
@@ -41,22 +40,16 @@ def main(argv):
   config = dikl_mw.get_config(_PRESET.value)
   target = targets.get_target("mw")
   levels = dikl.vp_levels(config.beta_start, config.beta_end, config.num_levels)
-  post = posterior.PosteriorConfig(num_importance=config.num_importance,
-                                   num_chains=config.num_posterior_samples,
-                                   mala_steps=config.mala_steps,
-                                   adapt_step_size=config.adapt_step_size,
-                                   annealing_steps=config.annealing_steps)
+  estimate = jax.jit(dikl.make_posterior_score(config, target.energy))
   n = _NUM.value
   x = np.asarray(target.sample(jax.random.key(0), n))
   for level in (0, 5, 10, 15, 20, 25, 28):
     alpha, sigma = float(levels.alpha[level]), float(levels.sigma[level])
     noise = np.asarray(jax.random.normal(jax.random.key(level + 1), x.shape))
     x_t = alpha * x + sigma * noise
-    step = config.step_scale * min(sigma**2 / alpha**2, config.posterior_std**2)
-    estimate = jax.jit(jax.vmap(lambda k, y, a=alpha, s=sigma, h=step: posterior.noisy_score(
-        k, target.energy, y, jnp.float32(a), jnp.float32(s), post, step_size=jnp.float32(h))))
-    score, acceptance = estimate(jax.random.split(jax.random.key(100 + level), n),
-                                 jnp.asarray(x_t, jnp.float32))
+    score, acceptance = estimate(jax.random.key(100 + level), jnp.asarray(x_t, jnp.float32),
+                                 jnp.full((n,), alpha, jnp.float32),
+                                 jnp.full((n,), sigma, jnp.float32))
     wells = x_t[:, 0::2].ravel()
     error = np.asarray(score)[:, 0::2].ravel() - _exact_well_score(wells, alpha, sigma)
     bins = np.digitize(wells / alpha, _EDGES)

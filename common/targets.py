@@ -74,6 +74,18 @@ MOG40_MEANS = np.array([
 MOG40_STD = math.log1p(math.e)  # softplus(1) = 1.3132617
 
 
+def mog40_noisy_score(x_t: jax.Array, alpha: jax.Array, sigma: jax.Array) -> jax.Array:
+  """∇ log p_t(x_t) of MoG-40 under the VP kernel x_t = α x + σ ε, one configuration (2,).
+
+  The convolved law is again an equal-weight mixture, of N(α μₖ, (α² s² + σ²) I): the exact
+  noisy score that DiKL's posterior estimate ŝ_d approximates (He et al. 2025, eq. 11).
+  """
+  means = jnp.asarray(MOG40_MEANS)
+  std = jnp.sqrt(alpha**2 * MOG40_STD**2 + sigma**2)
+  return -jax.grad(energies.isotropic_mixture_energy)(x_t, jnp.zeros(means.shape[0]),
+                                                      alpha * means, std)
+
+
 def _mog40() -> Target:
   means = jnp.asarray(MOG40_MEANS)
   logits = jnp.zeros(means.shape[0])

@@ -55,6 +55,8 @@ def base_config(target: str, preset: str) -> ml_collections.ConfigDict:
   config.num_posterior_samples = 1  # posterior chains averaged per x_t (the paper: 1)
   config.mala_steps = 5
   config.annealing_steps = 0  # > 0: annealed importance sampling with this many tempered steps
+  # Its temperatures: "linear" (b_k = k/K) or "geometric" from b_1 = min(1, (posterior_std·α/σ)²).
+  config.annealing_schedule = "linear"
   config.adapt_step_size = False
   config.step_scale = 0.5  # initial MALA step = step_scale · min(σ²/α², posterior_std²)
   config.posterior_std = 1.0

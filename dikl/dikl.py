@@ -38,6 +38,7 @@ METHODS = ("dikl", "rkl")
 # means over σ_t², E_q[x | x_t] − E_p[x | x_t], with no factor α_t left to silence the noisy
 # levels, which are the ones that see how the mass is shared between distant modes.
 WEIGHT_POWERS = {"one": 0, "inv_alpha": 1, "inv_alpha_squared": 2}
+ANNEALING_SCHEDULES = ("linear", "geometric")
 
 
 class Levels(NamedTuple):
@@ -192,6 +193,47 @@ def kernel_noisy_score(x_t: jax.Array, alpha: jax.Array, sigma: jax.Array,
   return -jax.grad(energies.isotropic_mixture_energy)(x_t, logits, alpha * samples, sigma)
 
 
+def make_posterior_score(config: ml_collections.ConfigDict,
+                         energy_fn: Callable[[jax.Array], jax.Array]
+                         ) -> Callable[[jax.Array, jax.Array, jax.Array, jax.Array],
+                                       tuple[jax.Array, jax.Array]]:
+  """ŝ_d for a batch with the configuration's posterior sampler: ``(key, x_t (N, d), α_t (N,),
+  σ_t (N,)) -> (scores (N, d), MALA acceptances (N,))`` (``posterior.noisy_score`` per row).
+
+  The initial MALA step is ``step_scale`` times the posterior's variance, min(σ²/α², s²) with
+  s = ``posterior_std`` (the target's local width). With ``annealing_steps`` > 0 the tempered
+  steps follow π_b's variance 1/(α²/σ² + b/s²), and ``annealing_schedule="geometric"`` starts
+  the temperatures at b_1 = min(1, (s α/σ)²), where b_1 E is of order one on the proposals.
+  """
+  post = posterior.PosteriorConfig(num_importance=config.num_importance,
+                                   num_chains=config.num_posterior_samples,
+                                   mala_steps=config.mala_steps,
+                                   adapt_step_size=config.adapt_step_size,
+                                   annealing_steps=config.annealing_steps)
+  if config.annealing_schedule not in ANNEALING_SCHEDULES:
+    raise ValueError(f"annealing_schedule must be one of {ANNEALING_SCHEDULES}, "
+                     f"got {config.annealing_schedule!r}")
+  anneal = config.annealing_steps > 0
+  geometric = config.annealing_schedule == "geometric"
+  s2 = config.posterior_std**2
+
+  def one(key, x_t, alpha, sigma):
+    step = config.step_scale * jnp.minimum(sigma**2 / alpha**2, s2)
+    if not anneal:
+      return posterior.noisy_score(key, energy_fn, x_t, alpha, sigma, post, step_size=step)
+    first = jnp.minimum(1.0, s2 * alpha**2 / sigma**2) if geometric else None
+    temperatures = posterior.annealing_temperatures(config.annealing_steps, first)
+    anneal_steps = config.step_scale / (alpha**2 / sigma**2 + temperatures[1:] / s2)
+    return posterior.noisy_score(key, energy_fn, x_t, alpha, sigma, post, step_size=step,
+                                 anneal_step_sizes=anneal_steps, temperatures=temperatures)
+
+  def scores(key, x_t, alpha, sigma):
+    chex.assert_rank(x_t, 2)
+    return jax.vmap(one)(jax.random.split(key, x_t.shape[0]), x_t, alpha, sigma)
+
+  return scores
+
+
 def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
                  method: str = "dikl", energy_fn: Callable[[jax.Array], jax.Array] | None = None,
                  exact_noisy_score: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
@@ -216,10 +258,7 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
   num_levels = 1 if method == "rkl" else levels.alpha.shape[0]
   if kernel_model_score and target.n_particles > 1:
     raise ValueError("kernel_model_score is for the MLP targets (mog, mw)")
-  post = posterior.PosteriorConfig(num_importance=config.num_importance, num_chains=config.num_posterior_samples,
-                                   mala_steps=config.mala_steps,
-                                   adapt_step_size=config.adapt_step_size,
-                                   annealing_steps=config.annealing_steps)
+  posterior_score = make_posterior_score(config, energy_fn)
 
   def optimiser(lr):
     return optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(lr))
@@ -264,15 +303,7 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
     alpha, sigma = levels.alpha[level], levels.sigma[level]
     if exact_noisy_score is not None:
       return jax.vmap(exact_noisy_score)(x_t, alpha, sigma), jnp.ones_like(alpha)
-    step = config.step_scale * jnp.minimum(sigma**2 / alpha**2, config.posterior_std**2)
-    # Annealing: π_b has precision ≈ α²/σ² + b/posterior_std², so the step grows as b → 0.
-    b = jnp.linspace(0.0, 1.0, config.annealing_steps + 1)[1:]
-    anneal_steps = config.step_scale / (alpha[:, None] ** 2 / sigma[:, None] ** 2
-                                        + b / config.posterior_std**2)
-    keys = jax.random.split(key, x_t.shape[0])
-    return jax.vmap(lambda k, x, a, s, h, ha: posterior.noisy_score(
-        k, energy_fn, x, a, s, post, step_size=h, anneal_step_sizes=ha))(
-            keys, x_t, alpha, sigma, step, anneal_steps)
+    return posterior_score(key, x_t, alpha, sigma)
 
   def kernel_score(key, generator_params, x_t, alpha, sigma):
     centres = jax.lax.stop_gradient(

@@ -16,11 +16,14 @@ the Gumbel-max trick, then MALA on the posterior energy E(x) + ‖x_t − α_t x
 step size adapted per chain (×1.5 above 0.6 acceptance, ÷1.5 below 0.5).
 
 With ``annealing_steps`` K > 0 the importance sampling is annealed (Neal 2001): the proposals move
-through π_b ∝ N(x; x_t/α_t, σ_t²/α_t²) exp(−b E(x)), b = 1/K, …, 1, by one MALA step each, and
-collect the log-weight increments −(b_k − b_{k−1}) E. Where the proposal is much wider than the
-posterior (high noise on a multimodal target) plain weights select among ``num_importance`` draws
-that mostly miss every mode; annealed ones move the particles into the modes first and weight
-the modes by their posterior mass. K = 0 is plain importance sampling.
+through π_b ∝ N(x; x_t/α_t, σ_t²/α_t²) exp(−b E(x)), 0 = b_0 < b_1 < … < b_K = 1, by one MALA
+step each, and collect the log-weight increments −(b_k − b_{k−1}) E. Where the proposal is much
+wider than the posterior (high noise on a multimodal target) plain weights select among
+``num_importance`` draws that mostly miss every mode; annealed ones move the particles into the
+modes first and weight the modes by their posterior mass. K = 0 is plain importance sampling.
+The temperatures are linear (b_k = k/K) or geometric from a first b_1 (``annealing_temperatures``):
+on a proposal of width σ_t/α_t far above the target's local width s, a first increment b_1 E of
+order one needs b_1 ≈ (s α_t/σ_t)², which a linear schedule only reaches with K ~ (σ_t/(s α_t))².
 """
 
 from typing import Callable, NamedTuple
@@ -40,6 +43,25 @@ class PosteriorConfig(NamedTuple):
   annealing_steps: int = 0  # K > 0: annealed importance sampling with K tempered MALA steps
 
 
+def annealing_temperatures(num_steps: int, first: jax.Array | float | None = None) -> jax.Array:
+  """The temperatures 0 = b_0 < b_1 ≤ … ≤ b_K = 1 of annealed importance sampling, (K + 1,).
+
+  Args:
+    num_steps: K ≥ 1.
+    first: None for the linear schedule b_k = k/K; else b_1 in (0, 1] (may be traced) for the
+      geometric one b_k = b_1^{(K − k)/(K − 1)}, k = 1..K (b_1 = 1 gives b_k = 1 throughout).
+  """
+  if num_steps < 1:
+    raise ValueError(f"num_steps must be at least 1, got {num_steps}")
+  k = jnp.arange(num_steps + 1, dtype=jnp.float32)
+  if first is None:
+    return k / num_steps
+  if num_steps == 1:
+    return jnp.array([0.0, 1.0], jnp.float32)
+  first = jnp.asarray(first, jnp.float32)
+  return jnp.where(k == 0, 0.0, first ** ((num_steps - k) / (num_steps - 1)))
+
+
 def noisy_score(
     key: jax.Array,
     energy_fn: Callable[[jax.Array], jax.Array],
@@ -49,14 +71,16 @@ def noisy_score(
     config: PosteriorConfig = PosteriorConfig(),
     step_size: jax.Array | None = None,
     anneal_step_sizes: jax.Array | None = None,
+    temperatures: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
   """ŝ_d(x_t) for one noisy configuration x_t (d,); returns (score, mean MALA acceptance).
 
   Vmap it over a batch of (x_t, α_t, σ_t). ``step_size`` (a scalar, may be traced) replaces
   ``config.step_size`` as the initial MALA step, e.g. one scaled to the posterior's width at
   each noise level. ``anneal_step_sizes`` (``config.annealing_steps``,) are the MALA steps of
-  the tempered distributions π_b, b = 1/K, …, 1 (default: the initial step throughout); the
-  early ones, close to the wide proposal, can be much larger.
+  the tempered distributions π_b, b = b_1, …, b_K (default: the initial step throughout); the
+  early ones, close to the wide proposal, can be much larger. ``temperatures``
+  (``config.annealing_steps`` + 1,) are b_0 = 0, …, b_K = 1 (default: linear).
   """
   d = x_t.shape[-1]
   key_proposal, key_select, key_mala = jax.random.split(key, 3)
@@ -72,7 +96,9 @@ def noisy_score(
   energies = jax.vmap(energy_fn)(proposals)
   if config.annealing_steps:
     key_mala, key_anneal = jax.random.split(key_mala)
-    temperatures = jnp.linspace(0.0, 1.0, config.annealing_steps + 1, dtype=x_t.dtype)
+    if temperatures is None:
+      temperatures = annealing_temperatures(config.annealing_steps)
+    temperatures = temperatures.astype(x_t.dtype)
 
     if anneal_step_sizes is None:
       anneal_step_sizes = jnp.full((config.annealing_steps,), initial_step, x_t.dtype)

@@ -98,6 +98,8 @@ def _check_config(config) -> None:
   for field in ("weight", "score_weight"):
     cli.check(config[field] in dikl.WEIGHT_POWERS, f"config.{field}",
               f"must be one of {sorted(dikl.WEIGHT_POWERS)}")
+  cli.check(config.annealing_schedule in dikl.ANNEALING_SCHEDULES, "config.annealing_schedule",
+            f"must be one of {list(dikl.ANNEALING_SCHEDULES)}")
   cli.check(not config.soft_core or config.target == "lj", "config.soft_core",
             "is for the lj target only")
   cli.check(config.cubic_below >= 0, "config.cubic_below", "must be non-negative")
