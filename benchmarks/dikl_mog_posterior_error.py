@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from common import cli
+from common import metrics
 from common import targets
 from configs import dikl_mog
 from dikl import dikl
@@ -44,14 +45,9 @@ def main(argv):
   exact = jax.jit(jax.vmap(targets.mog40_noisy_score))
   n = _NUM.value
   x = target.sample(jax.random.key(0), n)
-  means = np.asarray(targets.MOG40_MEANS)
-
-  def mode_shares(points):
-    nearest = np.argmin(((np.asarray(points)[:, None] - means[None]) ** 2).sum(-1), 1)
-    return np.bincount(nearest, minlength=len(means)) / len(nearest)
-
   exact_draws = target.sample(jax.random.key(1), n)
-  exact_shares = mode_shares(exact_draws - jax.vmap(jax.grad(target.energy))(exact_draws))
+  exact_shares = metrics.mog40_mode_fractions(
+      exact_draws - jax.vmap(jax.grad(target.energy))(exact_draws))
   start = time.perf_counter()
   for level in _LEVELS:
     alpha = jnp.full((n,), levels.alpha[level])
@@ -61,7 +57,7 @@ def main(argv):
     score, acceptance = estimate(jax.random.key(100 + level), x_t, alpha, sigma)
     scale = np.asarray(sigma**2 / alpha)[:, None]
     error = (np.asarray(score) - np.asarray(exact(x_t, alpha, sigma))) * scale
-    shares = mode_shares((score + x_t) / alpha[:, None])
+    shares = metrics.mog40_mode_fractions((score + x_t) / alpha[:, None])
     print(f"level {level:2d} α {float(alpha[0]):.4f} σ/α {float(sigma[0] / alpha[0]):8.1f} "
           f"acceptance {float(np.mean(acceptance)):.2f} | denoiser error rms "
           f"{np.sqrt(np.mean(np.sum(error**2, 1))):6.2f}, of its mean "

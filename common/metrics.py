@@ -104,6 +104,13 @@ def evaluate(
           for stat, fn in (("mean", np.mean), ("std", np.std))}
 
 
+def mog40_mode_fractions(samples: np.ndarray) -> np.ndarray:
+  """The fraction of ``samples`` (N, 2) nearest each of MoG-40's 40 means, (40,)."""
+  samples = np.asarray(samples)
+  distances = ((samples[:, None, :] - targets_lib.MOG40_MEANS[None]) ** 2).sum(-1)
+  return np.bincount(distances.argmin(1), minlength=len(targets_lib.MOG40_MEANS)) / len(samples)
+
+
 def target_metrics(target: targets_lib.Target, samples: np.ndarray,
                    reference: np.ndarray | None) -> dict:
   """Mean energy, per-target statistics (MoG-40: the fraction of samples nearest each mean;
@@ -111,9 +118,7 @@ def target_metrics(target: targets_lib.Target, samples: np.ndarray,
   energy = np.asarray(jax.jit(jax.vmap(target.energy))(samples))
   out = {"energy_mean": float(np.mean(energy)), "num_samples": int(samples.shape[0])}
   if target.name == "mog":
-    distances = ((samples[:, None, :] - targets_lib.MOG40_MEANS[None]) ** 2).sum(-1)
-    fractions = np.bincount(distances.argmin(1), minlength=len(targets_lib.MOG40_MEANS))
-    fractions = fractions / samples.shape[0]
+    fractions = mog40_mode_fractions(samples)
     out.update(modes_covered=int((fractions >= 0.01).sum()),
                modes_with_any_sample=int((fractions > 0).sum()),
                min_mode_fraction=float(fractions.min()), max_mode_fraction=float(fractions.max()))
