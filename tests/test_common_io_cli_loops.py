@@ -32,6 +32,16 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
   assert os.listdir(tmp_path) == ["m.json"]
 
 
+def test_atomic_writes_get_the_mode_of_a_plain_open(tmp_path):
+  with open(tmp_path / "plain.json", "w") as f:
+    f.write("{}")
+  io.save_json(str(tmp_path / "atomic.json"), {})
+  io.save_npy(str(tmp_path / "atomic.npy"), np.zeros(2))
+  plain = os.stat(tmp_path / "plain.json").st_mode
+  assert os.stat(tmp_path / "atomic.json").st_mode == plain  # e.g. 0644, not mkstemp's 0600
+  assert os.stat(tmp_path / "atomic.npy").st_mode == plain
+
+
 def test_make_output_dir_creates_nested_folders(tmp_path):
   folder = cli.make_output_dir(str(tmp_path / "a" / "b"), "expe")
   assert os.path.isdir(folder) and folder == os.path.join(str(tmp_path / "a" / "b"), "expe")
