@@ -58,8 +58,7 @@ def check_resumable(run_folder: str, config: Mapping[str, Any], may_change: tupl
       folder_of(run_folder)) else []
   cli.check(bool(steps) and os.path.isfile(saved_path), "resume",
             f"no checkpoint in {folder_of(run_folder)}")
-  with open(saved_path) as f:
-    saved = json.load(f)
+  saved = cli.load_json(saved_path, "resume")
   current = json.loads(json.dumps(dict(config)))  # tuples as lists, like the saved file
   changed = sorted(k for k in set(saved) | set(current)
                    if k not in may_change and saved.get(k) != current.get(k))
