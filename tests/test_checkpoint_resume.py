@@ -16,6 +16,7 @@ import optax
 import pytest
 
 from common import checkpoint
+from common import cli
 from common import fitting
 from common import loops
 
@@ -149,6 +150,34 @@ def test_restore_latest_round_trips_typed_keys(tmp_path):
   np.testing.assert_array_equal(restored[1]["w"], state[1]["w"])
   assert int(restored[2]) == 5 and histories["loss"].shape == (5,)
   assert checkpoint.manager(str(tmp_path), resume=False).latest_step() is None  # a fresh run
+
+
+def _saved_run(folder, config):
+  """A run folder with ``config.json`` and one checkpoint, as ``--resume`` finds it."""
+  manager = checkpoint.manager(str(folder), resume=False)
+  checkpoint.save(manager, 3, {"w": jnp.ones(2)}, {"loss": np.ones(3, np.float32)})
+  manager.close()
+  cli.write_config(str(folder), config)
+
+
+def test_resume_refuses_a_configuration_that_differs(tmp_path):
+  config = {"num_iterations": 10, "learning_rate": 1e-3, "hidden_sizes": (32, 32)}
+  _saved_run(tmp_path, config)
+  checkpoint.check_resumable(str(tmp_path), config)
+  checkpoint.check_resumable(str(tmp_path), {**config, "num_iterations": 20},
+                             may_change=("num_iterations",))
+  for changed, field in (({"num_iterations": 20}, "num_iterations"),
+                         ({"learning_rate": 1e-2}, "learning_rate"),
+                         ({"hidden_sizes": (32, 64)}, "hidden_sizes")):
+    with pytest.raises(cli.FlagError, match=rf"--resume: .*differs .*\['{field}'\]"):
+      checkpoint.check_resumable(str(tmp_path), {**config, **changed})
+
+
+def test_resume_reports_a_malformed_saved_configuration_as_a_flag_error(tmp_path):
+  _saved_run(tmp_path, {"num_iterations": 10})
+  (tmp_path / "config.json").write_text("{truncated")
+  with pytest.raises(cli.FlagError, match=r"--resume: .*config.json is not readable JSON"):
+    checkpoint.check_resumable(str(tmp_path), {"num_iterations": 10})
 
 
 def test_fit_resumes_from_its_checkpoint_bit_for_bit(tmp_path):
