@@ -137,6 +137,20 @@ def test_train_in_blocks_never_saves_a_non_finite_state(tmp_path):
   assert histories["x"].shape == (36,) and np.isfinite(histories["x"]).all()
 
 
+@pytest.mark.parametrize("done, ends", [(0, [100, 200, 300, 400, 500]), (200, [300, 400, 500]),
+                                        (250, [300, 400, 500]), (499, [500])])
+def test_blocks_end_at_multiples_of_block_size_also_after_a_resume(done, ends):
+  """A run ended at step 250 (its last, shorter block) and extended to 500 with --resume
+  checkpoints and evaluates at 300 and 400, where an uninterrupted 500-step run does."""
+  advance = loops.make_chunk_runner(lambda count: (count + 1, {"count": count}))
+  seen = []
+  count, histories = checkpoint.train_in_blocks(
+      advance, jnp.int32(done), None, {}, num_steps=500, block_size=100, chunk_size=30,
+      done=done, on_block=lambda steps, carry: seen.append((steps, int(carry))))
+  assert seen == [(end, end) for end in ends]
+  assert int(count) == 500 and histories["count"].tolist() == list(range(done, 500))
+
+
 def test_restore_latest_round_trips_typed_keys(tmp_path):
   manager = checkpoint.manager(str(tmp_path), resume=False)
   state = (jax.random.key(7), {"w": jnp.arange(3.0)}, jnp.int32(5))
