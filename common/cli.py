@@ -243,7 +243,13 @@ def preload(*module_names: str) -> threading.Thread:
   return thread
 
 
-def _load_npy(path: str, flag: str) -> np.ndarray:
+def load_npy(path: str, flag: str) -> np.ndarray:
+  """Loads the numeric array of the .npy file ``path`` given by ``--flag``.
+
+  Raises:
+    FlagError: naming ``flag`` if the file is missing, empty, truncated or otherwise not a
+      readable .npy array, or its dtype is not numeric.
+  """
   check(bool(path), flag, "a path to an .npy file is required")
   check(os.path.isfile(path), flag, f"{path} does not exist")
   with open(path, "rb") as f:
@@ -264,7 +270,7 @@ def load_samples(path: str, flag: str, dim: int | None = None) -> np.ndarray:
     FlagError: naming ``flag`` if the file is missing or unreadable, not 2-D, of the wrong
       dimension, or holds non-finite values.
   """
-  samples = _load_npy(path, flag)
+  samples = load_npy(path, flag)
   check(samples.ndim == 2 and samples.shape[0] > 0, flag,
         f"{path} has shape {samples.shape}; expected (N, dim)")
   if dim is not None:
@@ -283,7 +289,7 @@ def load_array(path: str, flag: str, shape: tuple[int, ...]) -> np.ndarray:
     FlagError: naming ``flag`` if the file is missing or unreadable, of another shape, or holds
       non-finite values.
   """
-  array = _load_npy(path, flag)
+  array = load_npy(path, flag)
   check(array.shape == tuple(shape), flag, f"{path} has shape {array.shape}; expected {shape}")
   bad = int(np.size(array) - np.isfinite(array).sum())
   check(bad == 0, flag, f"{path} has {bad} NaN or infinite values")

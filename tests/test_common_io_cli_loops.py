@@ -104,6 +104,15 @@ def test_compare_overlays_histories_and_rejects_missing_runs(run_module, tmp_pat
   assert missing.returncode == 2 and "zzz" in missing.stderr
 
 
+def test_compare_reports_an_empty_history_file_in_one_line(run_module, tmp_path):
+  (tmp_path / "a").mkdir()
+  (tmp_path / "a" / "hist_reward.npy").write_bytes(b"")  # e.g. a run killed while writing
+  done = run_module("common.compare", f"--file_path={tmp_path}", "--expe_names=a")
+  lines = [line for line in done.stderr.splitlines() if line.strip()]
+  assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+  assert lines[-1].startswith("error: --expe_names: ") and "hist_reward.npy" in lines[-1]
+
+
 def test_scan_in_blocks_sees_the_carry_between_blocks_and_matches_one_scan():
   advance = loops.make_chunk_runner(lambda c: (c + 1, c))
   seen, chunks = [], []
