@@ -208,7 +208,8 @@ def run(main: Callable[[list[str]], Any]) -> None:
   Before ``main``: ``check_parsed_flags`` (configurations loaded, floats finite). Also enables
   the persistent compilation cache (``enable_compilation_cache``).
   On a multi-host launch it first joins the job
-  (``common.parallel.initialize_distributed``).
+  (``common.parallel.initialize_distributed``); an incomplete launch environment is one line and
+  exit status 2 too.
   """
 
   def checked_main(argv: list[str]) -> Any:
@@ -223,7 +224,10 @@ def run(main: Callable[[list[str]], Any]) -> None:
       print(f"error: {e}", file=sys.stderr, flush=True)
       sys.exit(RUN_ERROR)
 
-  parallel.initialize_distributed()
+  try:
+    parallel.initialize_distributed()
+  except parallel.LaunchError as e:
+    _exit_usage(str(e))
   enable_compilation_cache()
   app.run(checked_main, flags_parser=_parse_flags)
 
