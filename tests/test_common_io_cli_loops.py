@@ -56,9 +56,7 @@ def test_make_output_dir_creates_nested_folders(tmp_path):
 def test_make_output_dir_rejects_unusable_paths(tmp_path, file_path, expe_name, flag):
   a_file = tmp_path / "FILE"
   a_file.write_text("not a folder")
-  file_path = file_path.replace("FILE", str(a_file)).replace(".", str(tmp_path), 1) if (
-      file_path) else file_path
-  expe_name = "FILE" if expe_name == "FILE" else expe_name
+  file_path = str(tmp_path) if file_path == "." else file_path.replace("FILE", str(a_file))
   with pytest.raises(cli.FlagError) as error:
     cli.make_output_dir(file_path, expe_name)
   assert error.value.flag == flag
