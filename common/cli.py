@@ -202,11 +202,12 @@ def enable_compilation_cache() -> str | None:
   return folder
 
 
-def run(main: Callable[[list[str]], Any]) -> None:
+def run(main: Callable[[list[str]], Any], compilation_cache: bool = True) -> None:
   """``absl.app.run(main)`` with one-line errors and exit status 2 for bad flags or inputs.
 
   Before ``main``: ``check_parsed_flags`` (configurations loaded, floats finite). Also enables
-  the persistent compilation cache (``enable_compilation_cache``).
+  the persistent compilation cache (``enable_compilation_cache``) unless ``compilation_cache``
+  is False (a benchmark that times compilation).
   On a multi-host launch it first joins the job
   (``common.parallel.initialize_distributed``); an incomplete launch environment is one line and
   exit status 2 too.
@@ -228,7 +229,8 @@ def run(main: Callable[[list[str]], Any]) -> None:
     parallel.initialize_distributed()
   except parallel.LaunchError as e:
     _exit_usage(str(e))
-  enable_compilation_cache()
+  if compilation_cache:
+    enable_compilation_cache()
   app.run(checked_main, flags_parser=_parse_flags)
 
 

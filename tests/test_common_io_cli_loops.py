@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -109,6 +111,18 @@ def test_compare_reports_an_empty_history_file_in_one_line(run_module, tmp_path)
   lines = [line for line in done.stderr.splitlines() if line.strip()]
   assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
   assert lines[-1].startswith("error: --expe_names: ") and "hist_reward.npy" in lines[-1]
+
+
+@pytest.mark.parametrize("args, flag", [(["--repeats=0"], "repeats"),
+                                        (["--quick", "--paths=0"], "paths")])
+def test_benchmark_runner_rejects_bad_counts_in_one_line(args, flag):
+  script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "benchmarks", "run.py")
+  done = subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
+                        env=dict(os.environ, JAX_PLATFORMS="cpu"), timeout=120, check=False)
+  lines = [line for line in done.stderr.splitlines() if line.strip()]
+  assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+  assert lines[-1].startswith(f"error: --{flag}: must be at least 1"), done.stderr[-2000:]
 
 
 def test_scan_in_blocks_sees_the_carry_between_blocks_and_matches_one_scan():
