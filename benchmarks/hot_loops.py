@@ -8,8 +8,8 @@ throughput (particle-steps, path-steps, samples, iterations) done by one repetit
 where the library chunks. ``variant="dispatch"`` is the straightforward way, as the published
 JAX code of Implicit Diffusion does it: a Python loop calling the library's jitted single step
 once per step, keeping each step's outputs on the device. Both variants use the library's
-functions (nothing is re-implemented here) and compute the same numbers, up to float rounding
-(bit for bit for the Euler–Maruyama paths).
+functions (nothing is re-implemented here) and compute the same numbers, equal up to float
+rounding (the dispatched Euler–Maruyama drift is σ·(σ·f), the library's σ²·f).
 """
 
 from typing import Any, Callable, NamedTuple

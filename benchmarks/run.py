@@ -36,8 +36,10 @@ sys.path = ([os.path.dirname(_HERE)]
             + [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE] + [_HERE])
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import app
 from absl import flags
+
+from common import cli
+from common import io
 
 _CASES = flags.DEFINE_list("cases", None, "Hot loops to run (default: all).")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed runs after the first (median reported).")
@@ -162,14 +164,20 @@ def table(results: list[dict], hot_loop_cases: dict) -> str:
 def main(argv):
   del argv
   sizes = _sizes()
+  cli.check(_REPEATS.value >= 1, "repeats", f"must be at least 1, got {_REPEATS.value}")
+  for name, value in sizes.items():
+    cli.check(value >= 1, name, f"must be at least 1, got {value}")
+  if _JSON.value:
+    folder = os.path.dirname(os.path.abspath(_JSON.value))
+    cli.check(os.path.isdir(folder) and not os.path.isdir(_JSON.value), "json",
+              f"{_JSON.value} is not a file path in an existing folder")
   if _WORKER.value:
     print(json.dumps(worker(_WORKER.value, sizes, _REPEATS.value)))
     return
   import hot_loops
   names = _CASES.value or list(hot_loops.CASES)
   unknown = sorted(set(names) - set(hot_loops.CASES))
-  if unknown:
-    raise app.UsageError(f"--cases: unknown {unknown}; choose from {list(hot_loops.CASES)}")
+  cli.check(not unknown, "cases", f"unknown {unknown}; choose from {list(hot_loops.CASES)}")
   load_before = os.getloadavg()
   started = time.perf_counter()
   results = []
@@ -190,9 +198,9 @@ def main(argv):
         f"JAX and the library: {first['imported_mib']:.0f} MiB).\n")
   print(table(results, hot_loops.CASES))
   if _JSON.value:
-    with open(_JSON.value, "w") as f:
-      json.dump({"sizes": sizes, "repeats": _REPEATS.value, "results": results}, f, indent=1)
+    io.save_json(_JSON.value, {"sizes": sizes, "repeats": _REPEATS.value, "results": results})
 
 
 if __name__ == "__main__":
-  app.run(main)
+  # Not the persistent compilation cache of the entry points: the first runs time compilation.
+  cli.run(main, compilation_cache=False)

@@ -8,8 +8,9 @@ leaves its earlier checkpoints whole; the ``KEEP`` latest are kept.
 
 A resumed run ends with the same bits as an uninterrupted one when it replays the same compiled
 calls with the same keys. ``train_in_blocks`` gives that: checkpoints are taken only at block
-boundaries, blocks sit at fixed multiples of ``block_size`` from the loop's start (so the resumed
-run compiles and runs the same chunk lengths), and the PRNG key is part of the saved state (or is
+boundaries, blocks end at multiples of ``block_size`` from the loop's start (so the resumed run
+compiles and runs the same chunk lengths; a run resumed from a shorter last block, its length
+extended, first runs up to the next multiple), and the PRNG key is part of the saved state (or is
 derived from the saved step by ``fold_in``).
 
 Nothing non-finite is ever saved: every chunk's per-step outputs and every block's state are
@@ -58,8 +59,7 @@ def check_resumable(run_folder: str, config: Mapping[str, Any], may_change: tupl
       folder_of(run_folder)) else []
   cli.check(bool(steps) and os.path.isfile(saved_path), "resume",
             f"no checkpoint in {folder_of(run_folder)}")
-  with open(saved_path) as f:
-    saved = json.load(f)
+  saved = cli.load_json(saved_path, "resume")
   current = json.loads(json.dumps(dict(config)))  # tuples as lists, like the saved file
   changed = sorted(k for k in set(saved) | set(current)
                    if k not in may_change and saved.get(k) != current.get(k))
@@ -223,8 +223,10 @@ def train_in_blocks(
     histories: name -> per-step array so far; each block's outputs (a NamedTuple or dict of
       per-step arrays) are appended as ``<prefix><field>``. Updated in place and returned.
     num_steps: the loop's length.
-    block_size: steps between checkpoints; blocks start at multiples of it from step 0, so a
-      run resumed from a checkpoint of the same ``block_size`` replays the same compiled calls.
+    block_size: steps between checkpoints; blocks end at multiples of it from step 0 (and at
+      ``num_steps``), so a run resumed from a checkpoint of the same ``block_size`` replays the
+      same compiled calls; resumed at a ``done`` that is not a multiple (the last block of a run
+      whose length was then extended), the first block is shortened to end on the next one.
     chunk_size: steps per compiled call (progress and finiteness checks after each).
     done: steps already done (a checkpoint's, when resuming).
     offset: the number of the loop's step 0 in the run's step count (checkpoints are numbered
@@ -264,7 +266,8 @@ def train_in_blocks(
     if done < num_steps:
       carry, _ = loops.scan_in_blocks(
           advance, carry, num_steps - done, block_size, chunk_size,
-          lambda steps, outputs: chunk_done(done + steps, outputs), block_done)
+          lambda steps, outputs: chunk_done(done + steps, outputs), block_done,
+          first_block=block_size - done % block_size)
   finally:
     if manager_ is not None:
       manager_.wait_until_finished()

@@ -202,13 +202,15 @@ def enable_compilation_cache() -> str | None:
   return folder
 
 
-def run(main: Callable[[list[str]], Any]) -> None:
+def run(main: Callable[[list[str]], Any], compilation_cache: bool = True) -> None:
   """``absl.app.run(main)`` with one-line errors and exit status 2 for bad flags or inputs.
 
   Before ``main``: ``check_parsed_flags`` (configurations loaded, floats finite). Also enables
-  the persistent compilation cache (``enable_compilation_cache``).
+  the persistent compilation cache (``enable_compilation_cache``) unless ``compilation_cache``
+  is False (a benchmark that times compilation).
   On a multi-host launch it first joins the job
-  (``common.parallel.initialize_distributed``).
+  (``common.parallel.initialize_distributed``); an incomplete launch environment is one line and
+  exit status 2 too.
   """
 
   def checked_main(argv: list[str]) -> Any:
@@ -223,8 +225,12 @@ def run(main: Callable[[list[str]], Any]) -> None:
       print(f"error: {e}", file=sys.stderr, flush=True)
       sys.exit(RUN_ERROR)
 
-  parallel.initialize_distributed()
-  enable_compilation_cache()
+  try:
+    parallel.initialize_distributed()
+  except parallel.LaunchError as e:
+    _exit_usage(str(e))
+  if compilation_cache:
+    enable_compilation_cache()
   app.run(checked_main, flags_parser=_parse_flags)
 
 
@@ -243,7 +249,13 @@ def preload(*module_names: str) -> threading.Thread:
   return thread
 
 
-def _load_npy(path: str, flag: str) -> np.ndarray:
+def load_npy(path: str, flag: str) -> np.ndarray:
+  """Loads the numeric array of the .npy file ``path`` given by ``--flag``.
+
+  Raises:
+    FlagError: naming ``flag`` if the file is missing, empty, truncated or otherwise not a
+      readable .npy array, or its dtype is not numeric.
+  """
   check(bool(path), flag, "a path to an .npy file is required")
   check(os.path.isfile(path), flag, f"{path} does not exist")
   with open(path, "rb") as f:
@@ -264,7 +276,7 @@ def load_samples(path: str, flag: str, dim: int | None = None) -> np.ndarray:
     FlagError: naming ``flag`` if the file is missing or unreadable, not 2-D, of the wrong
       dimension, or holds non-finite values.
   """
-  samples = _load_npy(path, flag)
+  samples = load_npy(path, flag)
   check(samples.ndim == 2 and samples.shape[0] > 0, flag,
         f"{path} has shape {samples.shape}; expected (N, dim)")
   if dim is not None:
@@ -283,7 +295,7 @@ def load_array(path: str, flag: str, shape: tuple[int, ...]) -> np.ndarray:
     FlagError: naming ``flag`` if the file is missing or unreadable, of another shape, or holds
       non-finite values.
   """
-  array = _load_npy(path, flag)
+  array = load_npy(path, flag)
   check(array.shape == tuple(shape), flag, f"{path} has shape {array.shape}; expected {shape}")
   bad = int(np.size(array) - np.isfinite(array).sum())
   check(bad == 0, flag, f"{path} has {bad} NaN or infinite values")

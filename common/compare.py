@@ -10,7 +10,6 @@ column, e.g. θ) and plots them against the step.
 import os
 
 from absl import flags
-import numpy as np
 
 from common import cli
 from common import plotting
@@ -28,11 +27,7 @@ def main(argv) -> None:
   curves = {}
   for name in _EXPE_NAMES.value:
     path = os.path.join(_FILE_PATH.value, name, f"hist_{_HISTORY.value}.npy")
-    cli.check(os.path.isfile(path), "expe_names", f"{path} does not exist")
-    try:
-      values = np.load(path)
-    except ValueError as e:
-      raise cli.FlagError("expe_names", f"{path} is not a .npy array ({e})") from e
+    values = cli.load_npy(path, "expe_names")
     cli.check(values.ndim in (1, 2) and values.shape[0] > 0, "history",
               f"{path} has shape {values.shape}; expected (steps,) or (steps, k)")
     if values.ndim == 1:

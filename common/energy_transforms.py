@@ -1,4 +1,4 @@
-"""Energies seen through a change of variables or a temperature.
+"""Energies seen through a change of variables.
 
 Samplers whose base process is N(0, I)-like work best on a target of unit scale: the affine
 whitening y = W(x − m), W = Λ^{−1/2} Qᵀ from the target covariance C = QΛQᵀ, maps the target to
@@ -50,10 +50,3 @@ def identity_whitening(dim: int, dtype=jnp.float32) -> AffineWhitening:
 def whitened_energy(energy_fn: EnergyFn, affine: AffineWhitening) -> EnergyFn:
   """E_y(y, *args) = E(W⁻¹y + m, *args), for one configuration y (d,)."""
   return lambda y, *args: energy_fn(affine.from_whitened(y), *args)
-
-
-def tempered_energy(energy_fn: EnergyFn, temperature: float) -> EnergyFn:
-  """E_T(x, *args) = E(x, *args) / T: the target exp(−E/T), flatter for T > 1."""
-  if temperature <= 0:
-    raise ValueError(f"temperature must be positive, got {temperature}")
-  return lambda x, *args: energy_fn(x, *args) / temperature

@@ -13,10 +13,21 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+# The mode a plain open() gives a new file: mkstemp's files are 0600, which would leave every
+# output readable by its owner only. The umask can only be read by setting it, and it is
+# process-wide: read once here, at import, rather than around each write, where another thread
+# (orbax saves checkpoints in the background) could create a file under the momentary umask 0.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
 
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
-  """Yields a temporary path beside ``path``; renames it to ``path`` if the block succeeds."""
+  """Yields a temporary path beside ``path``; renames it to ``path`` if the block succeeds.
+
+  The file gets the mode ``open()`` would give it (0666 less the umask), not mkstemp's 0600.
+  """
   folder, name = os.path.split(os.path.abspath(path))
   suffix = os.path.splitext(name)[1]  # keep the extension: savefig infers the format from it
   fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".tmp{suffix}", dir=folder)
@@ -25,6 +36,7 @@ def atomic_path(path: str) -> Iterator[str]:
     yield tmp
     with open(tmp, "rb+") as f:
       os.fsync(f.fileno())
+    os.chmod(tmp, _FILE_MODE)
     os.replace(tmp, path)
   finally:
     if os.path.exists(tmp):

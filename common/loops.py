@@ -2,8 +2,9 @@
 
 A long run is a ``lax.scan`` inside ``jax.jit``; to print progress it is cut into chunks of
 ``chunk_size`` steps, each one compiled call, and the per-step outputs of a chunk come to the
-host in one transfer, made while the next chunk already runs. At most two lengths are compiled
-(the chunk and a shorter remainder).
+host in one transfer, made while the next chunk already runs. ``scan_in_chunks`` compiles at
+most two lengths (the chunk and a shorter remainder); ``scan_in_blocks`` runs it once per block,
+so it may compile a further remainder for each block length (a short first or last block).
 """
 
 from typing import Any, Callable
@@ -82,20 +83,24 @@ def scan_in_blocks(
     chunk_size: int,
     on_chunk: Callable[[int, Any], None] | None = None,
     on_block: Callable[[int, Any, Any], None] | None = None,
+    first_block: int | None = None,
 ) -> tuple[Any, Any]:
   """``scan_in_chunks`` in blocks of ``block_size`` steps, with the carry seen between blocks.
 
   For work that needs the state itself every so often (an evaluation, a checkpoint), which
   the per-chunk outputs do not carry. ``on_chunk(steps_done, chunk_outputs)`` counts steps
   from the start of this call; ``on_block(steps_done, carry, block_outputs)`` is called after
-  each block (the last one may be shorter). Returns ``(final carry, outputs)`` stacked on the
-  host as ``scan_in_chunks`` does.
+  each block (the last one may be shorter). ``first_block`` (default ``block_size``) is the
+  length of the first block, e.g. to end it on a multiple of ``block_size`` of a loop resumed
+  part-way. Returns ``(final carry, outputs)`` stacked on the host as ``scan_in_chunks`` does.
   """
-  if block_size <= 0:
-    raise ValueError(f"block_size must be positive, got {block_size}")
+  first_block = block_size if first_block is None else first_block
+  if block_size <= 0 or first_block <= 0:
+    raise ValueError(f"block_size and first_block must be positive, got {block_size}, "
+                     f"{first_block}")
   parts, done = [], 0
   while done < num_steps:
-    length = min(block_size, num_steps - done)
+    length = min(first_block if done == 0 else block_size, num_steps - done)
     offset = done
     report = None if on_chunk is None else (lambda n, out: on_chunk(offset + n, out))
     carry, outputs = scan_in_chunks(advance, carry, length, min(chunk_size, length), report)

@@ -26,7 +26,8 @@ a device) calls ``jax.distributed.initialize()`` when, and only when, the proces
 several of a job, recognised from the environment that JAX's own cluster detection reads:
 
 * ``JAX_COORDINATOR_ADDRESS`` (``host:port`` of process 0) with ``JAX_NUM_PROCESSES`` and
-  ``JAX_PROCESS_ID``, for any launcher (passed on explicitly);
+  ``JAX_PROCESS_ID``, for any launcher (passed on explicitly; a missing or malformed
+  ``JAX_PROCESS_ID`` is a ``LaunchError``, one line and exit status 2 through ``common.cli.run``);
 * Slurm: ``SLURM_JOB_ID`` with ``SLURM_NTASKS`` > 1 (auto-detected by JAX);
 * Open MPI (``mpirun``): ``OMPI_MCA_orte_hnp_uri`` with ``OMPI_COMM_WORLD_SIZE`` > 1
   (auto-detected by JAX).
@@ -47,6 +48,10 @@ DATA_AXIS = "data"
 _DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
 
 
+class LaunchError(ValueError):
+  """The environment of a multi-host launch is incomplete or malformed."""
+
+
 def _env_int(name: str) -> int:
   try:
     return int(os.environ.get(name, "1"))
@@ -65,18 +70,35 @@ def multi_host_launch() -> bool:
   return False
 
 
+def _process_id() -> int:
+  """``JAX_PROCESS_ID`` of a launch through ``JAX_COORDINATOR_ADDRESS``, checked: a missing
+  one, read as 0, would make every process of the job claim to be process 0."""
+  value, count = os.environ.get("JAX_PROCESS_ID"), _env_int("JAX_NUM_PROCESSES")
+  try:
+    process_id = int(value or "")
+  except ValueError:
+    process_id = -1
+  if not 0 <= process_id < count:
+    raise LaunchError(f"JAX_PROCESS_ID must be this process's number, 0 to {count - 1}, when "
+                      f"JAX_COORDINATOR_ADDRESS is set; got {value!r}")
+  return process_id
+
+
 def initialize_distributed() -> bool:
   """Calls ``jax.distributed.initialize()`` for a multi-host launch, once; returns whether it did.
 
   Must run before JAX first touches a device. A single process (a laptop, one GPU machine, a
   one-task Slurm job) is left alone: initialising would only wait for a coordinator.
+
+  Raises:
+    LaunchError: when ``JAX_COORDINATOR_ADDRESS`` is set without a valid ``JAX_PROCESS_ID``.
   """
   if not multi_host_launch() or jax.distributed.is_initialized():
     return False
   if os.environ.get("JAX_COORDINATOR_ADDRESS"):
     # JAX reads the address itself but not the process count and id.
     jax.distributed.initialize(num_processes=_env_int("JAX_NUM_PROCESSES"),
-                               process_id=int(os.environ.get("JAX_PROCESS_ID", "0")))
+                               process_id=_process_id())
   else:
     jax.distributed.initialize()  # Slurm / Open MPI: JAX reads the launcher's variables
   return True

@@ -16,6 +16,7 @@ import optax
 import pytest
 
 from common import checkpoint
+from common import cli
 from common import fitting
 from common import loops
 
@@ -136,6 +137,20 @@ def test_train_in_blocks_never_saves_a_non_finite_state(tmp_path):
   assert histories["x"].shape == (36,) and np.isfinite(histories["x"]).all()
 
 
+@pytest.mark.parametrize("done, ends", [(0, [100, 200, 300, 400, 500]), (200, [300, 400, 500]),
+                                        (250, [300, 400, 500]), (499, [500])])
+def test_blocks_end_at_multiples_of_block_size_also_after_a_resume(done, ends):
+  """A run ended at step 250 (its last, shorter block) and extended to 500 with --resume
+  checkpoints and evaluates at 300 and 400, where an uninterrupted 500-step run does."""
+  advance = loops.make_chunk_runner(lambda count: (count + 1, {"count": count}))
+  seen = []
+  count, histories = checkpoint.train_in_blocks(
+      advance, jnp.int32(done), None, {}, num_steps=500, block_size=100, chunk_size=30,
+      done=done, on_block=lambda steps, carry: seen.append((steps, int(carry))))
+  assert seen == [(end, end) for end in ends]
+  assert int(count) == 500 and histories["count"].tolist() == list(range(done, 500))
+
+
 def test_restore_latest_round_trips_typed_keys(tmp_path):
   manager = checkpoint.manager(str(tmp_path), resume=False)
   state = (jax.random.key(7), {"w": jnp.arange(3.0)}, jnp.int32(5))
@@ -149,6 +164,34 @@ def test_restore_latest_round_trips_typed_keys(tmp_path):
   np.testing.assert_array_equal(restored[1]["w"], state[1]["w"])
   assert int(restored[2]) == 5 and histories["loss"].shape == (5,)
   assert checkpoint.manager(str(tmp_path), resume=False).latest_step() is None  # a fresh run
+
+
+def _saved_run(folder, config):
+  """A run folder with ``config.json`` and one checkpoint, as ``--resume`` finds it."""
+  manager = checkpoint.manager(str(folder), resume=False)
+  checkpoint.save(manager, 3, {"w": jnp.ones(2)}, {"loss": np.ones(3, np.float32)})
+  manager.close()
+  cli.write_config(str(folder), config)
+
+
+def test_resume_refuses_a_configuration_that_differs(tmp_path):
+  config = {"num_iterations": 10, "learning_rate": 1e-3, "hidden_sizes": (32, 32)}
+  _saved_run(tmp_path, config)
+  checkpoint.check_resumable(str(tmp_path), config)
+  checkpoint.check_resumable(str(tmp_path), {**config, "num_iterations": 20},
+                             may_change=("num_iterations",))
+  for changed, field in (({"num_iterations": 20}, "num_iterations"),
+                         ({"learning_rate": 1e-2}, "learning_rate"),
+                         ({"hidden_sizes": (32, 64)}, "hidden_sizes")):
+    with pytest.raises(cli.FlagError, match=rf"--resume: .*differs .*\['{field}'\]"):
+      checkpoint.check_resumable(str(tmp_path), {**config, **changed})
+
+
+def test_resume_reports_a_malformed_saved_configuration_as_a_flag_error(tmp_path):
+  _saved_run(tmp_path, {"num_iterations": 10})
+  (tmp_path / "config.json").write_text("{truncated")
+  with pytest.raises(cli.FlagError, match=r"--resume: .*config.json is not readable JSON"):
+    checkpoint.check_resumable(str(tmp_path), {"num_iterations": 10})
 
 
 def test_fit_resumes_from_its_checkpoint_bit_for_bit(tmp_path):

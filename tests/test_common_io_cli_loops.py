@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +34,16 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
   assert os.listdir(tmp_path) == ["m.json"]
 
 
+def test_atomic_writes_get_the_mode_of_a_plain_open(tmp_path):
+  with open(tmp_path / "plain.json", "w") as f:
+    f.write("{}")
+  io.save_json(str(tmp_path / "atomic.json"), {})
+  io.save_npy(str(tmp_path / "atomic.npy"), np.zeros(2))
+  plain = os.stat(tmp_path / "plain.json").st_mode
+  assert os.stat(tmp_path / "atomic.json").st_mode == plain  # e.g. 0644, not mkstemp's 0600
+  assert os.stat(tmp_path / "atomic.npy").st_mode == plain
+
+
 def test_make_output_dir_creates_nested_folders(tmp_path):
   folder = cli.make_output_dir(str(tmp_path / "a" / "b"), "expe")
   assert os.path.isdir(folder) and folder == os.path.join(str(tmp_path / "a" / "b"), "expe")
@@ -46,9 +58,7 @@ def test_make_output_dir_creates_nested_folders(tmp_path):
 def test_make_output_dir_rejects_unusable_paths(tmp_path, file_path, expe_name, flag):
   a_file = tmp_path / "FILE"
   a_file.write_text("not a folder")
-  file_path = file_path.replace("FILE", str(a_file)).replace(".", str(tmp_path), 1) if (
-      file_path) else file_path
-  expe_name = "FILE" if expe_name == "FILE" else expe_name
+  file_path = str(tmp_path) if file_path == "." else file_path.replace("FILE", str(a_file))
   with pytest.raises(cli.FlagError) as error:
     cli.make_output_dir(file_path, expe_name)
   assert error.value.flag == flag
@@ -92,6 +102,27 @@ def test_compare_overlays_histories_and_rejects_missing_runs(run_module, tmp_pat
   assert out.read_bytes()[:4] == b"\x89PNG"
   missing = run_module("common.compare", f"--file_path={tmp_path}", "--expe_names=a,zzz")
   assert missing.returncode == 2 and "zzz" in missing.stderr
+
+
+def test_compare_reports_an_empty_history_file_in_one_line(run_module, tmp_path):
+  (tmp_path / "a").mkdir()
+  (tmp_path / "a" / "hist_reward.npy").write_bytes(b"")  # e.g. a run killed while writing
+  done = run_module("common.compare", f"--file_path={tmp_path}", "--expe_names=a")
+  lines = [line for line in done.stderr.splitlines() if line.strip()]
+  assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+  assert lines[-1].startswith("error: --expe_names: ") and "hist_reward.npy" in lines[-1]
+
+
+@pytest.mark.parametrize("args, flag", [(["--repeats=0"], "repeats"),
+                                        (["--quick", "--paths=0"], "paths")])
+def test_benchmark_runner_rejects_bad_counts_in_one_line(args, flag):
+  script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "benchmarks", "run.py")
+  done = subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
+                        env=dict(os.environ, JAX_PLATFORMS="cpu"), timeout=120, check=False)
+  lines = [line for line in done.stderr.splitlines() if line.strip()]
+  assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+  assert lines[-1].startswith(f"error: --{flag}: must be at least 1"), done.stderr[-2000:]
 
 
 def test_scan_in_blocks_sees_the_carry_between_blocks_and_matches_one_scan():

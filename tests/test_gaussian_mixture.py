@@ -4,7 +4,6 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from common import energy_transforms
 from common import gaussian_mixture
@@ -12,20 +11,12 @@ from common import quadrature
 from common import sde
 
 
-@pytest.fixture
-def float64():
-  previous = jax.config.jax_enable_x64
-  jax.config.update("jax_enable_x64", True)
-  yield
-  jax.config.update("jax_enable_x64", previous)
-
-
 def _two_component(dtype):
   return gaussian_mixture.gaussian_mixture(
       [0.5, 0.5], [[2.0, 2.0], [-4.0, -4.0]], [[2.0, 3.0], [1.0, 2.0]], dtype=dtype)
 
 
-def test_energy_is_minus_log_density_and_gradient_matches_finite_differences(float64):
+def test_energy_is_minus_log_density_and_gradient_matches_finite_differences(x64):
   mixture = gaussian_mixture.gaussian_mixture(
       [0.3, 0.7], [[1.0, -1.0], [-2.0, 0.5]],
       [[[2.0, 0.6], [0.6, 1.0]], [[0.5, -0.2], [-0.2, 1.5]]], dtype=jnp.float64)
@@ -61,12 +52,6 @@ def test_whitened_energy_equals_original_at_mapped_points():
   np.testing.assert_allclose(
       sde.energy_grad(energy_y, ys), sde.energy_grad(energy, xs) @ affine.inverse,
       rtol=1e-4, atol=1e-5)
-
-
-def test_tempered_energy_divides_by_temperature():
-  energy = lambda x: jnp.sum(x**2)
-  np.testing.assert_allclose(
-      energy_transforms.tempered_energy(energy, 4.0)(jnp.array([1.0, 3.0])), 2.5)
 
 
 def test_grid_marginal_of_four_mode_mixture():

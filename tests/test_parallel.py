@@ -155,6 +155,36 @@ def test_multi_host_launch_is_read_from_the_environment(monkeypatch, variables, 
   assert parallel.multi_host_launch() is expected
 
 
+@pytest.mark.parametrize("process_id", [None, "", "one", "2", "-1"])
+def test_a_coordinator_launch_requires_a_valid_process_id(monkeypatch, process_id):
+  """Read as 0, a missing JAX_PROCESS_ID would have every process claim to be process 0."""
+  for name in _LAUNCH_VARIABLES:
+    monkeypatch.delenv(name, raising=False)
+  monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "10.0.0.1:1234")
+  monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
+  if process_id is not None:
+    monkeypatch.setenv("JAX_PROCESS_ID", process_id)
+  calls = []
+  monkeypatch.setattr(parallel.jax.distributed, "initialize", lambda **kw: calls.append(kw))
+  with pytest.raises(parallel.LaunchError, match="JAX_PROCESS_ID must be .* 0 to 1"):
+    parallel.initialize_distributed()
+  assert not calls
+  monkeypatch.setenv("JAX_PROCESS_ID", "1")
+  assert parallel.initialize_distributed()
+  assert calls == [{"num_processes": 2, "process_id": 1}]
+
+
+def test_entry_point_reports_a_missing_process_id_in_one_line(run_module, monkeypatch):
+  for name in _LAUNCH_VARIABLES:
+    monkeypatch.delenv(name, raising=False)
+  monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", f"localhost:{_free_port()}")
+  monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
+  done = run_module("common.compare", "--expe_names=a", timeout=60)
+  lines = [line for line in done.stderr.splitlines() if line.strip()]
+  assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+  assert lines[-1].startswith("error: JAX_PROCESS_ID must be"), done.stderr[-2000:]
+
+
 def test_cpu_cores_are_split_into_as_many_devices_as_divide_the_batches(monkeypatch):
   monkeypatch.setattr(os, "cpu_count", lambda: 6)
   monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
