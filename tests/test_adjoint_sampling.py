@@ -1,8 +1,8 @@
 """Adjoint Sampling and ASBS against closed forms (quadratic well) and the two-mode GMM.
 
-The well runs the default config with s = 0.5 (the acceptance setting); the GMM tests use fewer
-epochs / stages than the defaults, which the comments state. Full default figures are in
-docs/RESULTS.md.
+The well runs the default config with s = 0.5 (the acceptance setting) and Adjoint Sampling on the
+GMM the default 200 epochs; the ASBS tests use fewer stages and epochs than the defaults
+(``_small_asbs_config``). Full default figures are in docs/RESULTS.md.
 """
 
 import jax
