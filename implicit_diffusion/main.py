@@ -52,8 +52,8 @@ _EXPE_NAME = flags.DEFINE_string("expe_name", "implicit_diffusion", "Experiment 
 
 _FLAGS_RECORDED = [
     "rng_seed", "bs", "bs_ref", "steps", "gamma", "eta", "lamb_kl", "ref_std", "reward",
-    "print_every", "num_seeds", "inner_steps", "warm_start", "exact_gradient", "file_path",
-    "expe_name",
+    "print_every", "log_option", "print_option", "save_option", "num_seeds", "inner_steps",
+    "warm_start", "exact_gradient", "file_path", "expe_name",
 ]
 
 

@@ -24,6 +24,7 @@ def test_short_run_writes_histories_samples_config_metrics_and_figure(run_module
   assert abs(np.load(folder / "hist_reward.npy")[0] - 0.0644) < 1e-3  # the published step 1
   config = json.loads((folder / "config.json").read_text())
   assert config["steps"] == 20 and config["bs"] == 1000 and config["gamma"] == 0.2
+  assert config["log_option"] and config["print_option"] and config["save_option"]
   metrics = json.loads((folder / "metrics.json").read_text())
   assert len(metrics["final_weights"]) == 6 and len(metrics["component_rewards"]) == 6
   assert (folder / "implicit_diffusion.png").read_bytes()[:4] == b"\x89PNG"
