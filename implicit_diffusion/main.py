@@ -72,6 +72,11 @@ def _validate() -> None:
             f"must be at least 1, got {_INNER_STEPS.value}")
   cli.check(not (_EXACT_GRADIENT.value and _NUM_SEEDS.value > 1), "num_seeds",
             "the exact gradient flow is deterministic; use --num_seeds=1 with it")
+  for particle_flag in (_GAMMA, _BS_REF, _INNER_STEPS, _WARM_START):
+    # The flow has no particles: a value set here would be silently ignored.
+    cli.check(not (_EXACT_GRADIENT.value and particle_flag.value != particle_flag.default),
+              particle_flag.name, "unused by the exact gradient flow; leave it at its default "
+              f"({particle_flag.default}) with --exact_gradient")
 
 
 def _particle_run(theta_init, component_rewards, progress):

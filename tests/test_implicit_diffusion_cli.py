@@ -52,7 +52,7 @@ def test_exact_gradient_flag_runs_the_flow(run_module, tmp_path):
   assert reward.shape == (50,) and np.all(np.diff(reward) > 0)  # gradient ascent on E[r]
 
 
-@pytest.mark.parametrize("flag, message", [
+@pytest.mark.parametrize("args, message", [
     ("--steps=-1", "--steps"),
     ("--bs=0", "--bs"),
     ("--gamma=0", "--gamma"),
@@ -61,10 +61,13 @@ def test_exact_gradient_flag_runs_the_flow(run_module, tmp_path):
     ("--reward=linear", "reward"),
     ("--bs=ten", "bs"),
     ("--no_such_flag=1", "no_such_flag"),
+    ("--exact_gradient --bs_ref=10", "--bs_ref"),
+    ("--exact_gradient --inner_steps=5", "--inner_steps"),
+    ("--exact_gradient --nowarm_start", "--warm_start"),
 ])
 def test_bad_flags_give_one_line_and_exit_2_without_creating_anything(
-    run_module, tmp_path, flag, message):
-  done = run_module(MODULE, f"--file_path={tmp_path / 'out'}", "--expe_name=bad", flag)
+    run_module, tmp_path, args, message):
+  done = run_module(MODULE, f"--file_path={tmp_path / 'out'}", "--expe_name=bad", *args.split())
   assert done.returncode == 2
   lines = done.stderr.strip().splitlines()
   assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], done.stderr
