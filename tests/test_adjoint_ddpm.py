@@ -33,13 +33,13 @@ def trained():
       tuple(config.hidden_sizes), 1, config.num_frequencies, config.activation)
   optimizer = optax.adam(optax.cosine_decay_schedule(
       config.learning_rate, config.num_epochs * config.steps_per_epoch))
-  init, step = nakkiran_ddpm.ddpm_training(
+  algorithm = nakkiran_ddpm.ddpm_training(
       network.apply, setup, optimizer, steps_per_epoch=config.steps_per_epoch,
       batch_size=config.batch_size, num_monitor=1000, start=config.start)
   params = network.init(jax.random.key(0), jnp.zeros(()), jnp.zeros((1, 1)))
   _, state, infos = training.run_epochs(
-      training.make_epoch_runner(step), jax.random.key(1), init(params), (), config.num_epochs,
-      config.chunk_size, progress=False)
+      training.make_epoch_runner(algorithm.step), jax.random.key(1), algorithm.init(params), (),
+      config.num_epochs, config.chunk_size, progress=False)
   return setup, network.apply, state.params, infos
 
 
