@@ -10,8 +10,9 @@ h_φ ≈ ∇log φ̂₁ by alternating two regressions (Liu et al. 2025, Alg. 1,
   corrector matching: h_φ = argmin E ½‖h(X₁) + (X₁ − X₀)/σ̄²‖² over fresh paths (X₀, X₁) of the
                       current control, i.e. h(x) = E[∇_{x₁} log p^base(X₁ | X₀) | X₁ = x].
 
-The first stage has no corrector (h ≡ 0), switched by a flag so that the corrector network keeps
-its (random, trainable) initial weights. With a point prior at 0 the corrector converges to
+The first stage has no corrector (h ≡ 0), switched by a flag, as the issue asks: h_φ already
+starts at 0 through its zero output layer (``common.networks.FourierTimeMLP``), but the flag keeps
+stage 0 independent of the initialisation. With a point prior at 0 the corrector converges to
 −x/σ̄² and ASBS reduces to Adjoint Sampling.
 """
 

@@ -99,10 +99,15 @@ class EpochInfo(NamedTuple):
   sample_std: jax.Array
 
 
+class DDPMTraining(NamedTuple):
+  init: Callable[[Any], TrainState]
+  step: Callable[[jax.Array, TrainState], tuple[TrainState, EpochInfo]]
+
+
 def ddpm_training(
     apply_fn: ApplyFn, setup: DiffusionSetup, optimizer: optax.GradientTransformation, *,
     steps_per_epoch: int, batch_size: int, num_monitor: int, start: str,
-):
+) -> DDPMTraining:
   """Training by epochs: ``init(params) -> TrainState``, ``step(key, state) -> (state, info)``."""
   loss_and_grad = jax.value_and_grad(regression_loss)
 
@@ -121,4 +126,4 @@ def ddpm_training(
     draws = sample(key_sample, apply_fn, state.params, setup, num_monitor, start)
     return state, EpochInfo(jnp.mean(losses), jnp.mean(draws), jnp.std(draws))
 
-  return init, step
+  return DDPMTraining(init, step)

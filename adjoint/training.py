@@ -33,7 +33,8 @@ def run_epochs(
 ) -> tuple[jax.Array, Any, Any]:
   """Runs ``num_epochs`` epochs; returns (key, state, per-epoch infos as NumPy arrays).
 
-  Progress lines report the chunk's last loss when the info has a ``loss`` field.
+  Progress lines report the chunk's last loss, so with ``progress`` the info must have a ``loss``
+  field.
   """
   report = cli.Progress(num_epochs, label) if progress else None
 

@@ -9,6 +9,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.target_variance = 1.0  # τ: the target is N(0, τ)
   config.sigma_q = 1.0
   config.dt = 0.1
+  # Start law of the DDPM sampler only; DDIM always starts from the exact p₁.
   config.start = "exact"  # x₁ ~ N(0, τ + σ_q²); "tutorial": N(0, σ_q²)
   # Training f_θ(x, t) ≈ E[x_{t−Δt} | x_t].
   config.num_epochs = 20

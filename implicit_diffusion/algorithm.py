@@ -161,7 +161,7 @@ def implicit_diffusion(
     kl_grad = jnp.mean(theta_gradients(reference, theta), axis=0) - jnp.mean(grads, axis=0)
     theta = theta + learning_rate * (reward_gradient_estimate(rewards, grads) - kl_weight * kl_grad)
     info = Info(jnp.mean(rewards), jnp.linalg.norm(kl_grad), theta,
-                jax.nn.softmax(theta) @ component_rewards)
+                exact_reward(theta, component_rewards))
     return State(particles, theta), info
 
   def step(key: jax.Array, state: State) -> tuple[State, Info]:

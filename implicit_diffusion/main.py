@@ -52,8 +52,8 @@ _EXPE_NAME = flags.DEFINE_string("expe_name", "implicit_diffusion", "Experiment 
 
 _FLAGS_RECORDED = [
     "rng_seed", "bs", "bs_ref", "steps", "gamma", "eta", "lamb_kl", "ref_std", "reward",
-    "print_every", "num_seeds", "inner_steps", "warm_start", "exact_gradient", "file_path",
-    "expe_name",
+    "print_every", "log_option", "print_option", "save_option", "num_seeds", "inner_steps",
+    "warm_start", "exact_gradient", "file_path", "expe_name",
 ]
 
 
@@ -72,6 +72,11 @@ def _validate() -> None:
             f"must be at least 1, got {_INNER_STEPS.value}")
   cli.check(not (_EXACT_GRADIENT.value and _NUM_SEEDS.value > 1), "num_seeds",
             "the exact gradient flow is deterministic; use --num_seeds=1 with it")
+  for particle_flag in (_GAMMA, _BS_REF, _INNER_STEPS, _WARM_START):
+    # The flow has no particles: a value set here would be silently ignored.
+    cli.check(not (_EXACT_GRADIENT.value and particle_flag.value != particle_flag.default),
+              particle_flag.name, "unused by the exact gradient flow; leave it at its default "
+              f"({particle_flag.default}) with --exact_gradient")
 
 
 def _particle_run(theta_init, component_rewards, progress):

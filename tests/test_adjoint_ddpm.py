@@ -12,11 +12,11 @@ from common import networks
 from configs import ddpm as ddpm_config
 
 
-def _closed_form_std(setup, start_variance, deterministic):
+def _closed_form_std(setup, start, deterministic):
   """Std of the sampler's output when f = f* exactly (a linear recursion on the variance)."""
-  variance, dt = start_variance, setup.dt
+  variance, dt = nakkiran_ddpm.start_std(setup, start) ** 2, setup.dt
   for t in dt * np.arange(setup.num_steps, 0, -1):
-    shrink = (setup.target_variance + t - dt) / (setup.target_variance + t)
+    shrink = nakkiran_ddpm.optimal_denoiser(setup, 1.0, t)  # f*(x, t) = shrink · x
     if deterministic:
       lam = np.sqrt(t) / (np.sqrt(max(t - dt, 0.0)) + np.sqrt(t))
       variance *= (1.0 + lam * (shrink - 1.0)) ** 2
@@ -33,20 +33,20 @@ def trained():
       tuple(config.hidden_sizes), 1, config.num_frequencies, config.activation)
   optimizer = optax.adam(optax.cosine_decay_schedule(
       config.learning_rate, config.num_epochs * config.steps_per_epoch))
-  init, step = nakkiran_ddpm.ddpm_training(
+  algorithm = nakkiran_ddpm.ddpm_training(
       network.apply, setup, optimizer, steps_per_epoch=config.steps_per_epoch,
       batch_size=config.batch_size, num_monitor=1000, start=config.start)
   params = network.init(jax.random.key(0), jnp.zeros(()), jnp.zeros((1, 1)))
   _, state, infos = training.run_epochs(
-      training.make_epoch_runner(step), jax.random.key(1), init(params), (), config.num_epochs,
-      config.chunk_size, progress=False)
+      training.make_epoch_runner(algorithm.step), jax.random.key(1), algorithm.init(params), (),
+      config.num_epochs, config.chunk_size, progress=False)
   return setup, network.apply, state.params, infos
 
 
 def test_closed_forms_of_the_issue():
   setup = nakkiran_ddpm.DiffusionSetup(1.0, 1.0, 0.1)
-  np.testing.assert_allclose(_closed_form_std(setup, 2.0, False), 1.019, atol=5e-4)
-  np.testing.assert_allclose(_closed_form_std(setup, 1.0, False), 0.888, atol=5e-4)
+  np.testing.assert_allclose(_closed_form_std(setup, "exact", False), 1.019, atol=5e-4)
+  np.testing.assert_allclose(_closed_form_std(setup, "tutorial", False), 0.888, atol=5e-4)
   np.testing.assert_allclose(nakkiran_ddpm.optimal_denoiser(setup, 2.0, 0.5), 2.0 * 1.4 / 1.5)
 
 
@@ -65,7 +65,7 @@ def test_learned_denoiser_matches_closed_form(trained):
 def test_sample_std(trained, start, deterministic, expected):
   setup, apply_fn, params, _ = trained
   if expected is None:  # DDIM: the value of the same recursion with f = f*, 0.938
-    expected = _closed_form_std(setup, 2.0, True)
+    expected = _closed_form_std(setup, "exact", True)
   draws = nakkiran_ddpm.sample(
       jax.random.key(7), apply_fn, params, setup, 200_000, start, deterministic)
   np.testing.assert_allclose(np.std(draws), expected, atol=0.02)
@@ -88,7 +88,8 @@ def test_tutorial_ddim_is_song_ddim_and_converges_to_the_exact_map():
   exact_f = lambda unused_params, t, x: nakkiran_ddpm.optimal_denoiser(setup, x, t)
   draws = nakkiran_ddpm.sample(jax.random.key(0), exact_f, None, setup, 200_000, deterministic=True)
   np.testing.assert_allclose(np.std(draws), song_ddim_std(10), atol=0.005)
-  np.testing.assert_allclose(song_ddim_std(10), _closed_form_std(setup, 2.0, True), rtol=1e-12)
+  np.testing.assert_allclose(song_ddim_std(10), _closed_form_std(setup, "exact", True),
+                             rtol=1e-12)
   np.testing.assert_allclose(song_ddim_std(10), 0.9383, atol=1e-4)
   np.testing.assert_allclose(song_ddim_std(10, steps_taken=9), 1.0321, atol=1e-4)
   np.testing.assert_allclose(song_ddim_std(10_000), 1.0, atol=2e-4)

@@ -1,8 +1,8 @@
 """Adjoint Sampling and ASBS against closed forms (quadratic well) and the two-mode GMM.
 
-The well runs the default config with s = 0.5 (the acceptance setting); the GMM tests use fewer
-epochs / stages than the defaults, which the comments state. Full default figures are in
-docs/RESULTS.md.
+The well runs the default config with s = 0.5 (the acceptance setting) and Adjoint Sampling on the
+GMM the default 200 epochs; the ASBS tests use fewer stages and epochs than the defaults
+(``_small_asbs_config``). Full default figures are in docs/RESULTS.md.
 """
 
 import jax
@@ -104,9 +104,10 @@ def test_asbs_with_gaussian_prior_on_the_gmm():
   samples = adjoint_sampling.draw_samples(
       jax.random.key(1), result.training, target, asbs_training.make_prior(config, 2), 4000,
       config.num_steps)
-  _check_gmm_samples(target, samples)
+  # Before the sample checks, whose mode-weight miss ends the test as an expected failure.
   stage_losses = result.corrector_losses[:, -5:].mean(axis=1)
   assert np.all(np.diff(stage_losses) <= 0.02 * stage_losses[:-1]), stage_losses
+  _check_gmm_samples(target, samples)
 
 
 def test_asbs_with_dirac_prior_learns_the_base_corrector_and_reproduces_adjoint_sampling():

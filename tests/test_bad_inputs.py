@@ -105,6 +105,8 @@ CASES = [
      ["--targets=a,b"], "targets"),
     ("rg_latent_too_big", "latent dimension above the data's", "reward_guidance.subspace",
      ["--config.latent_dim=100"], "config.latent_dim"),
+    ("id_exact_gradient_gamma", "particle flag unused by the exact gradient flow",
+     "implicit_diffusion.main", ["--exact_gradient", "--gamma=0.1"], "gamma"),
 ]
 
 

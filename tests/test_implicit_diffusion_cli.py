@@ -24,6 +24,7 @@ def test_short_run_writes_histories_samples_config_metrics_and_figure(run_module
   assert abs(np.load(folder / "hist_reward.npy")[0] - 0.0644) < 1e-3  # the published step 1
   config = json.loads((folder / "config.json").read_text())
   assert config["steps"] == 20 and config["bs"] == 1000 and config["gamma"] == 0.2
+  assert config["log_option"] and config["print_option"] and config["save_option"]
   metrics = json.loads((folder / "metrics.json").read_text())
   assert len(metrics["final_weights"]) == 6 and len(metrics["component_rewards"]) == 6
   assert (folder / "implicit_diffusion.png").read_bytes()[:4] == b"\x89PNG"
@@ -51,7 +52,7 @@ def test_exact_gradient_flag_runs_the_flow(run_module, tmp_path):
   assert reward.shape == (50,) and np.all(np.diff(reward) > 0)  # gradient ascent on E[r]
 
 
-@pytest.mark.parametrize("flag, message", [
+@pytest.mark.parametrize("args, message", [
     ("--steps=-1", "--steps"),
     ("--bs=0", "--bs"),
     ("--gamma=0", "--gamma"),
@@ -60,10 +61,13 @@ def test_exact_gradient_flag_runs_the_flow(run_module, tmp_path):
     ("--reward=linear", "reward"),
     ("--bs=ten", "bs"),
     ("--no_such_flag=1", "no_such_flag"),
+    ("--exact_gradient --bs_ref=10", "--bs_ref"),
+    ("--exact_gradient --inner_steps=5", "--inner_steps"),
+    ("--exact_gradient --nowarm_start", "--warm_start"),
 ])
 def test_bad_flags_give_one_line_and_exit_2_without_creating_anything(
-    run_module, tmp_path, flag, message):
-  done = run_module(MODULE, f"--file_path={tmp_path / 'out'}", "--expe_name=bad", flag)
+    run_module, tmp_path, args, message):
+  done = run_module(MODULE, f"--file_path={tmp_path / 'out'}", "--expe_name=bad", *args.split())
   assert done.returncode == 2
   lines = done.stderr.strip().splitlines()
   assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], done.stderr
