@@ -105,6 +105,8 @@ CASES = [
      ["--targets=a,b"], "targets"),
     ("rg_latent_too_big", "latent dimension above the data's", "reward_guidance.subspace",
      ["--config.latent_dim=100"], "config.latent_dim"),
+    ("evaluate_guidance_without_run", "value guidance without a run", "dxmi.evaluate",
+     ["--value_guidance=0.5"], "value_guidance"),
 ]
 
 

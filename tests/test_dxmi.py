@@ -10,6 +10,7 @@ import pytest
 
 from common import ddpm
 from common import fastdpm
+from common import io
 from dxmi import algorithm
 
 DIM = 3
@@ -191,6 +192,29 @@ def test_digits_train_then_evaluate(run_module, tmp_path):
                        f"--run_dir={tmp_path / 'nowhere'}")
   assert missing.returncode == 2 and "run_dir" in missing.stderr
   assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("flag, args", [
+    ("ddpm_steps", ["--ddpm_steps=60"]),
+    ("model_dir", ["--model_dir={tmp}/other_models"]),
+])
+def test_evaluate_refuses_a_run_of_another_ddpm(run_module, tmp_path, flag, args):
+  """The baselines must come from the DDPM the run started from (its config.json): another
+  one is refused before any output, with one line naming the flag."""
+  run = tmp_path / "run"
+  run.mkdir()
+  models = str(tmp_path / "models")
+  io.save_json(str(run / "config.json"), {"num_steps": 5, "spacing": "quadratic",
+                                           "value_hidden": [8], "ddpm_steps": 50,
+                                           "model_dir": models})
+  for name in ("sampler.msgpack", "energy.msgpack"):
+    io.save_params(str(run / name), {"w": np.ones(2, np.float32)})
+  done = run_module("dxmi.evaluate", f"--file_path={tmp_path}", "--expe_name=out",
+                    f"--model_dir={models}", "--ddpm_steps=50", f"--run_dir={run}",
+                    *(a.format(tmp=tmp_path) for a in args), timeout=120)
+  lines = done.stderr.strip().splitlines()
+  assert done.returncode == 2 and lines[-1].startswith(f"error: --{flag}: "), done.stderr[-2000:]
+  assert not (tmp_path / "out").exists()
 
 
 def test_plain_ddpm_as_a_policy_matches_the_ancestral_step():
