@@ -11,6 +11,7 @@ import pytest
 from common import ddpm
 from common import fastdpm
 from common import io
+from common import replay_buffer
 from dxmi import algorithm
 
 DIM = 3
@@ -129,9 +130,11 @@ def test_one_iteration_avr_energy_direction_and_buffer():
 
 
 def test_policy_gradient_on_log_std_matches_the_closed_form():
-  """With V ≡ 0 and ε ≡ 0 the policy loss of step t is τ₂ σ_t² mean_d ξ²/(2 s_t²) − τ₁ log σ_t
-  (x_{t+1} − x_t = (c_t − 1) x_t + σ_t ξ; here c_t = 1 is forced by the checks below), so
-  σ_t grows exactly when τ₁ > τ₂ σ_t² mean ξ²/s_t²."""
+  """With V ≡ 0, ε ≡ 0 and c_t = 1 (the identity schedule below), x_{t+1} − x_t = σ_t ξ and the
+  policy loss (eq. 11) is mean_b [τ₂ σ_{t_b}² mean_d ξ_b²/(2 s_{t_b}²) − τ₁ log σ_{t_b}] over
+  the B transitions drawn from the buffer, so for σ_t = exp ρ_t
+  ∂/∂ρ_t = (1/B) Σ_{b: t_b = t} (τ₂ σ_t² mean_d ξ_b²/s_t² − τ₁), and 0 for the last step, whose σ
+  is not learned."""
   config = algorithm.DxMIConfig(tau_entropy=0.1, tau_velocity=0.01, policy_batch=256,
                                 buffer_capacity=256 * 4, sampler_lr=1e-3,
                                 log_std_lr_multiplier=1.0, sampler_grad_clip=1e6)
@@ -142,10 +145,30 @@ def test_policy_gradient_on_log_std_matches_the_closed_form():
   dxmi = algorithm.dxmi(policy, zero_value, config)
   sampler = algorithm.init_sampler_params(policy, {"unused": jnp.zeros(())}, schedule.std)
   state = dxmi.init(jax.random.key(5), sampler, {"unused": jnp.zeros(())})
-  # s_t² ≈ σ_t² here, so the velocity pull τ₂ ≈ 0.01 loses to the entropy push 0.1.
-  new_state, _ = dxmi.step(jax.random.key(6), state, jnp.zeros((256, DIM)))
+  key, data = jax.random.key(6), jnp.zeros((256, DIM))
+  new_state, _ = jax.jit(dxmi.step)(key, state, data)
+
+  # info.policy_loss is the loss at the state's parameters: its gradient is the one Adam takes.
+  def reported_loss(log_std):
+    moved = state._replace(sampler_params={**state.sampler_params, "log_std": log_std})
+    return dxmi.step(key, moved, data)[1].policy_loss
+
+  grad = np.asarray(jax.jit(jax.grad(reported_loss))(state.sampler_params["log_std"]))
+  # The step's draws: its buffer holds one batch of each t; the second and third keys split
+  # from its key draw the transitions and ξ; s_t² is the AVR after the step's update.
+  _, buffer_key, noise_key = jax.random.split(key, 3)
+  buffer = replay_buffer.add(state.buffer, {"x": jnp.zeros((4 * 256, DIM)),
+                                            "t": jnp.repeat(jnp.arange(4), 256)})
+  t = np.asarray(replay_buffer.sample(buffer_key, buffer, 256)["t"])
+  mean_sq_xi = np.mean(np.asarray(jax.random.normal(noise_key, (256, DIM))) ** 2, axis=1)
+  sigma2, avr = np.exp(2 * np.asarray(sampler["log_std"])), np.asarray(new_state.avr)
+  expected = np.array([np.sum(0.01 * sigma2[s] * mean_sq_xi[t == s] / avr[s] - 0.1) / 256
+                       for s in range(3)] + [0.0])
+  assert len(set(t.tolist())) == 4  # every step is drawn
+  np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-9)
+  # s_t² ≈ σ_t² here, so the velocity pull τ₂ loses to the entropy push τ₁: Adam raises σ_t.
   moved = np.asarray(new_state.sampler_params["log_std"] - state.sampler_params["log_std"])
-  assert np.all(moved[:3] > 0) and moved[3] == 0.0  # the last σ is not learned
+  assert np.all(moved[:3] > 0) and moved[3] == 0.0
 
 
 def test_toy2d_end_to_end_and_bad_config(run_module, tmp_path):
