@@ -277,14 +277,8 @@ def dxmi_iterations(sizes: dict, variant: str) -> Workload:
       carry, _ = loops.scan_in_chunks(advance, carry, iterations,
                                       min(config.chunk_size, iterations))
       return jax.block_until_ready(carry)
-  else:
-    def one_iteration(carry):  # the body of dxmi.training.make_runner
-      key, state = carry
-      key, key_data, key_step = jax.random.split(key, 3)
-      state, info = method.step(key_step, state, draw(key_data))
-      return (key, state), info
-
-    run = _dispatch_loop(jax.jit(one_iteration), iterations)
+  else:  # the same iteration, one jitted call each
+    run = _dispatch_loop(jax.jit(dxmi_training.make_iteration(method, draw)), iterations)
   return Workload(run, (keys[3], state), float(iterations), size)
 
 

@@ -23,6 +23,5 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_sampling_steps = 50
   config.clip_denoised = False  # True: x̂₀ clipped to [−1, 1] at each DDIM step (diffusers)
   config.clip_output = True  # final images clamped to [−1, 1] before scoring, as when saved
-  config.batch_mean = False  # True: the published code's G / batch size
   config.pca_dim = 20  # principal subspace of the digits for the off-manifold residual
   return config

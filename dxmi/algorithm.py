@@ -2,8 +2,9 @@ r"""DxMI: a few-step diffusion sampler fine-tuned by maximum-entropy IRL (Yoon e
 
 The sampler π is an S-step Gaussian chain x_0 ~ N(0, I), x_{t+1} ~ N(μ_φ(x_t, t), σ_t² I); its
 mean comes from a pretrained ε-network through a FastDPM reduction (``common.fastdpm``) and the
-per-step noise σ_t is learned (the last is fixed at 0.001). A value network V(x, t), whose value
-at t = S is the energy E(x) (time-independent V for images: V(x, t) = E(x)), is learned jointly.
+per-step noise σ_t is learned (the last is fixed at 0.001 unless ``learn_last_std``). A value
+network V(x, t), whose value at t = S is the energy E(x) (time-independent V for images:
+V(x, t) = E(x)), is learned jointly.
 One iteration of Algorithm 2 (Yoon et al. 2024, §4 and App. B) on a batch of data:
 
 1. sample a trajectory x_0 … x_S without gradient, and update the adaptive velocity

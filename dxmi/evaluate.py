@@ -48,15 +48,25 @@ def _validate() -> None:
   cli.check(_NUM_SAMPLES.value >= 2, "num_samples", "must be at least 2")
   cli.check(_DDPM_STEPS.value > 0, "ddpm_steps", "must be positive")
   cli.check(_VALUE_GUIDANCE.value >= 0, "value_guidance", "must be non-negative")
+  cli.check(_VALUE_GUIDANCE.value == 0 or _RUN_DIR.value is not None, "value_guidance",
+            "needs --run_dir (the guided sampler is the run's)")
   cli.check_folder(_MODEL_DIR.value, "model_dir")
   if _RUN_DIR.value is not None:
     for name in ("sampler.msgpack", "energy.msgpack", "config.json"):
       path = os.path.join(_RUN_DIR.value, name)
       cli.check(os.path.isfile(path), "run_dir", f"{path} does not exist (run dxmi.train first)")
     run_config = cli.load_json(os.path.join(_RUN_DIR.value, "config.json"), "run_dir",
-                               ("num_steps", "spacing", "value_hidden"))
+                               ("num_steps", "spacing", "value_hidden", "ddpm_steps",
+                                "model_dir"))
     cli.check(run_config["num_steps"] == _NUM_STEPS.value, "num_steps",
               f"the run in {_RUN_DIR.value} has {run_config['num_steps']} steps")
+    # The baselines must come from the DDPM the run was fine-tuned from.
+    cli.check(run_config["ddpm_steps"] == _DDPM_STEPS.value, "ddpm_steps",
+              f"the run in {_RUN_DIR.value} started from the DDPM of "
+              f"{run_config['ddpm_steps']} steps")
+    cli.check(os.path.realpath(run_config["model_dir"]) == os.path.realpath(_MODEL_DIR.value),
+              "model_dir", f"the run in {_RUN_DIR.value} used the models in "
+              f"{run_config['model_dir']}")
     for name in ("sampler.msgpack", "energy.msgpack"):
       cli.check_params_file(os.path.join(_RUN_DIR.value, name), "run_dir")
 

@@ -153,6 +153,8 @@ def main(argv) -> None:
   eval_keys = jax.random.split(keys[6], 4)
   data = np.asarray(gaussian_mixture.sample_gaussian_mixture(eval_keys[0], mixture,
                                                              config.num_eval))
+  # The starting and the fine-tuned sampler share their noise (eval_keys[1]), so their scores
+  # differ by the sampler only.
   samples_start = np.asarray(sample(initial_params, eval_keys[1]))
   key_plain_noise, key_plain_init = jax.random.split(eval_keys[3])
   samples_plain = np.asarray(jax.jit(lambda key, x: ddpm.ancestral_sample(

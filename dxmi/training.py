@@ -14,16 +14,21 @@ from dxmi import algorithm
 BatchFn = Callable[[jax.Array], jax.Array]  # key -> a (B, D) batch of data
 
 
-def make_runner(dxmi: algorithm.DxMI, draw_batch: BatchFn):
-  """``advance((key, state), length)``: ``length`` DxMI iterations as one ``lax.scan``."""
+def make_iteration(dxmi: algorithm.DxMI, draw_batch: BatchFn):
+  """``iteration((key, state)) -> ((key, state), info)``: one DxMI step on a fresh data batch."""
 
-  def one_iteration(carry):
+  def iteration(carry):
     key, state = carry
     key, key_data, key_step = jax.random.split(key, 3)
     state, info = dxmi.step(key_step, state, draw_batch(key_data))
     return (key, state), info
 
-  return loops.make_chunk_runner(one_iteration)
+  return iteration
+
+
+def make_runner(dxmi: algorithm.DxMI, draw_batch: BatchFn):
+  """``advance((key, state), length)``: ``length`` DxMI iterations as one ``lax.scan``."""
+  return loops.make_chunk_runner(make_iteration(dxmi, draw_batch))
 
 
 def run(key: jax.Array, dxmi: algorithm.DxMI, state: algorithm.DxMIState, draw_batch: BatchFn,

@@ -1,8 +1,9 @@
 """``python -m reward_guidance.inference --target=A --guidance=G --num_images=N``.
 
-Guided DDIM (50 steps) of the cached unconditional digits DDPM with the reward predictor of
-``--predictor_dir`` (``reward_guidance.guidance``). ``--target_units=std`` reads A as the dataset
-mean + A data-std. Writes ``<file_path>/<expe_name>/``: config.json, samples.npy, metrics.json and
+Guided DDIM (the predictor's ``num_sampling_steps`` steps, 50 by default) of the cached
+unconditional digits DDPM with the reward predictor of ``--predictor_dir``
+(``reward_guidance.guidance``). ``--target_units=std`` reads A as the dataset mean + A data-std.
+Writes ``<file_path>/<expe_name>/``: config.json, samples.npy, metrics.json and
 metrics.csv (mean ± std of the true reward, the predicted reward and their gap, raw and in
 data-std units; classifier confidence, clfFD, off-manifold residual and the other digit metrics),
 grid.png (each image with its true and predicted reward).
@@ -59,7 +60,8 @@ def main(argv):
   io.save_npy(os.path.join(folder, "samples.npy"), samples)
   io.save_json(os.path.join(folder, "metrics.json"), metrics)
   with io.atomic_path(os.path.join(folder, "metrics.csv")) as tmp, open(tmp, "w") as f:
-    f.write(",".join(pipeline_lib.CSV_KEYS) + "\n" + pipeline_lib.csv_line(metrics, pipeline_lib.CSV_KEYS) + "\n")
+    f.write(",".join(pipeline_lib.CSV_KEYS) + "\n"
+            + pipeline_lib.csv_line(metrics, pipeline_lib.CSV_KEYS) + "\n")
   pipeline_lib.save_grid(os.path.join(folder, "grid.png"), samples, true, predicted,
                          f"target {target:.3f}, G = {_GUIDANCE.value:g}")
   print(" | ".join(f"{k} {metrics[k]:.4f}" for k in pipeline_lib.CSV_KEYS[3:]))

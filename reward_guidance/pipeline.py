@@ -27,7 +27,6 @@ CSV_KEYS = ["target", "guidance", "seed", "true_reward_mean", "true_reward_std",
 
 class Pipeline(NamedTuple):
   """Everything guided sampling needs, loaded from a predictor folder and the model cache."""
-  config: ml_collections.ConfigDict
   predict: Callable[[jax.Array], jax.Array]
   reward: rewards.Reward
   reward_mean: float  # of the training digits' true rewards, for data-std units
@@ -75,7 +74,8 @@ def load(folder: str, batch_mean: bool) -> Pipeline:
 
   evaluator = digit_metrics.Evaluator(digit_models.train_or_load_classifier(config.model_dir),
                                       digits.load(), config.pca_dim)
-  return Pipeline(config, jax.jit(predict), rewards.load(os.path.join(folder, "reward.npz"), config.model_dir),
+  return Pipeline(jax.jit(predict),
+                  rewards.load(os.path.join(folder, "reward.npz"), config.model_dir),
                   dataset["reward_mean"], dataset["reward_std"],
                   jax.jit(sample, static_argnums=3), evaluator)
 

@@ -78,9 +78,10 @@ def check_file(path: str, flag: str) -> None:
 
 def load(path: str, model_dir: str) -> Reward:
   """The reward written by ``save``; its classifier comes from the cache in ``model_dir``."""
-  spec = np.load(path)
-  kind = str(spec["kind"])
-  classifier = (digit_models.train_or_load_classifier(
-      model_dir, int(spec["classifier_seed"]), log=lambda _: None) if kind == "classifier"
-                else None)
-  return Reward(kind, spec["weights"], float(spec["bias"]), classifier)
+  with np.load(path) as spec:
+    kind, weights, bias = str(spec["kind"]), spec["weights"], float(spec["bias"])
+    classifier_seed = int(spec["classifier_seed"])
+  classifier = (digit_models.train_or_load_classifier(model_dir, classifier_seed,
+                                                      log=lambda _: None)
+                if kind == "classifier" else None)
+  return Reward(kind, weights, bias, classifier)

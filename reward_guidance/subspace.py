@@ -6,7 +6,7 @@ T = 200), samples ``config.num_samples`` points at every target a by the ancestr
 measures the true reward (and reward / a), the predicted reward θ̂ᵀx, the off-support deviation
 ‖(I − AAᵀ)x‖ and, for the subspace encoder, ‖VVᵀ − AAᵀ‖_F; the exact Gaussian conditional
 ("oracle") is measured beside them. Writes ``<file_path>/<expe_name>/``: config.json,
-results.json (per seed) and summary.json (mean ± std over seeds), hist_loss_<net>_seed<s>.npy,
+results.json (per seed) and summary.json (mean ± std over seeds), hist_<net>_seed<s>.npy,
 subspace.png (reward, reward/target and off-support deviation against the target).
 """
 

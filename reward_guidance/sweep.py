@@ -6,7 +6,7 @@ traced). G = 0 is run once per seed (the target does not enter). Writes
 ``<file_path>/<expe_name>/``: config.json, results.csv (one line per run), summary.json (mean and
 std over seeds per setting), sweep.png (true and predicted reward, clfFD, confidence and
 off-manifold residual against the target, one line per G, the G = 0 level dashed) and one
-grid_<target>_<G>.png per setting (seed 0).
+grid_<target>_<G>.png per setting, grid_unguided.png for G = 0 (seed 0).
 """
 
 import time

@@ -2,10 +2,10 @@
 
 Reads the labels of ``reward_guidance.fake_dataset`` from ``--dataset_dir`` and trains the
 residual ConvNet of ``reward_guidance.predictor`` by MSE (Adam) on x_t with t drawn from the
-sampler's DDIM timestep list. Writes ``<file_path>/<expe_name>/``: config.json, checkpoints/
-(every 1000 steps; ``--resume`` continues from the latest), predictor.msgpack (flax
-serialisation), hist_loss.npy, metrics.json (final loss, MSE on the test digits' true rewards at
-t = 0 and at the middle noise level), loss.png.
+sampler's DDIM timestep list. Writes ``<file_path>/<expe_name>/``: config.json (its reward and
+label fields are the dataset's), checkpoints/ (every 1000 steps; ``--resume`` continues from the
+latest), predictor.msgpack (flax serialisation), hist_loss.npy, metrics.json (final loss, MSE on
+the test digits' true rewards at t = 0 and at the middle noise level), loss.png.
 """
 
 import time
@@ -39,6 +39,9 @@ _FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outp
 _EXPE_NAME = flags.DEFINE_string("expe_name", "reward_guidance_predictor", "Output subfolder.")
 _RESUME = flags.DEFINE_bool("resume", False,
                             "Continue from the latest checkpoint in <folder>/checkpoints.")
+# Fields of fake_dataset's config that describe the reward and labels; the training reads them
+# from the dataset (reward.npz, labels.npy), so its config.json records the dataset's values.
+_DATASET_FIELDS = ("reward", "reward_classifier_seed", "head_seed", "label_noise")
 
 
 def main(argv):
@@ -57,8 +60,11 @@ def main(argv):
   rewards.check_file(os.path.join(_DATASET_DIR.value, "reward.npz"), "dataset_dir")
   cli.load_json(os.path.join(_DATASET_DIR.value, "metrics.json"), "dataset_dir",
                 ("reward_mean", "reward_std"))
+  dataset_config = cli.load_json(os.path.join(_DATASET_DIR.value, "config.json"), "dataset_dir",
+                                 _DATASET_FIELDS)
   data = digits.load()
-  config_dict = dict(config.to_dict(), dataset_dir=_DATASET_DIR.value)
+  config_dict = dict(config.to_dict(), dataset_dir=_DATASET_DIR.value,
+                     **{name: dataset_config[name] for name in _DATASET_FIELDS})
   if _RESUME.value:
     checkpoint.check_resumable(os.path.join(_FILE_PATH.value, _EXPE_NAME.value), config_dict,
                                ("train_steps",))
@@ -84,7 +90,8 @@ def main(argv):
   reward = rewards.load(os.path.join(folder, "reward.npz"), config.model_dir)
   true_test = np.asarray(reward(jnp.asarray(data.x_test)))
   middle = int(timesteps[len(timesteps) // 2])
-  noisy_test = ddpm.noise(schedule, jnp.asarray(data.x_test), jnp.full((300,), middle),
+  noisy_test = ddpm.noise(schedule, jnp.asarray(data.x_test),
+                          jnp.full(data.x_test.shape[:1], middle),
                           jax.random.normal(jax.random.key(config.seed + 1), data.x_test.shape))
   metrics = {
       "final_loss": float(losses[-100:].mean()),

@@ -107,6 +107,8 @@ CASES = [
      ["--config.latent_dim=100"], "config.latent_dim"),
     ("id_exact_gradient_gamma", "particle flag unused by the exact gradient flow",
      "implicit_diffusion.main", ["--exact_gradient", "--gamma=0.1"], "gamma"),
+    ("evaluate_guidance_without_run", "value guidance without a run", "dxmi.evaluate",
+     ["--value_guidance=0.5"], "value_guidance"),
 ]
 
 

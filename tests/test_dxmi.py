@@ -10,6 +10,8 @@ import pytest
 
 from common import ddpm
 from common import fastdpm
+from common import io
+from common import replay_buffer
 from dxmi import algorithm
 
 DIM = 3
@@ -107,22 +109,32 @@ def test_one_iteration_avr_energy_direction_and_buffer():
                                 sampler_lr=1e-3)
   dxmi, state = _setup(config)
   data = 0.1 * jax.random.normal(jax.random.key(3), (64, DIM))  # data sit near 0
-  new_state, info = jax.jit(dxmi.step)(jax.random.key(4), state, data)
-  # AVR: s² ← 0.99 s² + 0.01 mean_d Δx² of the fresh trajectory.
-  increments = (new_state.avr - 0.99 * state.avr) / 0.01
-  assert np.all(np.asarray(increments) > 0)
-  # The energy step lowers E where the data are, relative to the samples (spread out).
-  assert float(info.energy_data) < float(info.energy_sample)
-  assert float(new_state.value_params["a"][-1]) > 0.1
+  key = jax.random.key(4)
+  new_state, info = jax.jit(dxmi.step)(key, state, data)
+  # The step's fresh trajectory: drawn with the first of the three keys split from its key.
+  policy, _ = _policy()
+  trajectory = np.asarray(algorithm.sample_trajectory(
+      policy, state.sampler_params, jax.random.split(key, 3)[0], 64))
+  # AVR (eq. 12): s_t² ← m s_t² + (1 − m) mean over the batch and d of (x_{t+1} − x_t)².
+  increments = np.mean((trajectory[1:] - trajectory[:-1]) ** 2, axis=(1, 2))
+  m = config.avr_momentum
+  np.testing.assert_allclose((new_state.avr - m * state.avr) / (1 - m), increments, rtol=1e-3)
+  # The energy step lowers E(x) = a_S ‖x‖²/2 + b at the data relative to the samples x_S, which
+  # lie farther from 0: it raises a_S (the TD steps after it have no gradient on a_S and only
+  # carry on its Adam momentum). Compared with the old a_S, not with 0.1: float32(0.1) > 0.1.
+  assert np.mean(np.asarray(data) ** 2) < np.mean(trajectory[-1] ** 2)
+  assert float(new_state.value_params["a"][-1]) > float(state.value_params["a"][-1])
   assert int(new_state.buffer.size) == 64 * 4
   assert info.values.shape == (5,) and info.std.shape == (4,)
   assert float(info.std[-1]) == pytest.approx(fastdpm.LAST_STEP_STD)
 
 
 def test_policy_gradient_on_log_std_matches_the_closed_form():
-  """With V ≡ 0 and ε ≡ 0 the policy loss of step t is τ₂ σ_t² mean_d ξ²/(2 s_t²) − τ₁ log σ_t
-  (x_{t+1} − x_t = (c_t − 1) x_t + σ_t ξ; here c_t = 1 is forced by the checks below), so
-  σ_t grows exactly when τ₁ > τ₂ σ_t² mean ξ²/s_t²."""
+  """With V ≡ 0, ε ≡ 0 and c_t = 1 (the identity schedule below), x_{t+1} − x_t = σ_t ξ and the
+  policy loss (eq. 11) is mean_b [τ₂ σ_{t_b}² mean_d ξ_b²/(2 s_{t_b}²) − τ₁ log σ_{t_b}] over
+  the B transitions drawn from the buffer, so for σ_t = exp ρ_t
+  ∂/∂ρ_t = (1/B) Σ_{b: t_b = t} (τ₂ σ_t² mean_d ξ_b²/s_t² − τ₁), and 0 for the last step, whose σ
+  is not learned."""
   config = algorithm.DxMIConfig(tau_entropy=0.1, tau_velocity=0.01, policy_batch=256,
                                 buffer_capacity=256 * 4, sampler_lr=1e-3,
                                 log_std_lr_multiplier=1.0, sampler_grad_clip=1e6)
@@ -133,10 +145,30 @@ def test_policy_gradient_on_log_std_matches_the_closed_form():
   dxmi = algorithm.dxmi(policy, zero_value, config)
   sampler = algorithm.init_sampler_params(policy, {"unused": jnp.zeros(())}, schedule.std)
   state = dxmi.init(jax.random.key(5), sampler, {"unused": jnp.zeros(())})
-  # s_t² ≈ σ_t² here, so the velocity pull τ₂ ≈ 0.01 loses to the entropy push 0.1.
-  new_state, _ = dxmi.step(jax.random.key(6), state, jnp.zeros((256, DIM)))
+  key, data = jax.random.key(6), jnp.zeros((256, DIM))
+  new_state, _ = jax.jit(dxmi.step)(key, state, data)
+
+  # info.policy_loss is the loss at the state's parameters: its gradient is the one Adam takes.
+  def reported_loss(log_std):
+    moved = state._replace(sampler_params={**state.sampler_params, "log_std": log_std})
+    return dxmi.step(key, moved, data)[1].policy_loss
+
+  grad = np.asarray(jax.jit(jax.grad(reported_loss))(state.sampler_params["log_std"]))
+  # The step's draws: its buffer holds one batch of each t; the second and third keys split
+  # from its key draw the transitions and ξ; s_t² is the AVR after the step's update.
+  _, buffer_key, noise_key = jax.random.split(key, 3)
+  buffer = replay_buffer.add(state.buffer, {"x": jnp.zeros((4 * 256, DIM)),
+                                            "t": jnp.repeat(jnp.arange(4), 256)})
+  t = np.asarray(replay_buffer.sample(buffer_key, buffer, 256)["t"])
+  mean_sq_xi = np.mean(np.asarray(jax.random.normal(noise_key, (256, DIM))) ** 2, axis=1)
+  sigma2, avr = np.exp(2 * np.asarray(sampler["log_std"])), np.asarray(new_state.avr)
+  expected = np.array([np.sum(0.01 * sigma2[s] * mean_sq_xi[t == s] / avr[s] - 0.1) / 256
+                       for s in range(3)] + [0.0])
+  assert len(set(t.tolist())) == 4  # every step is drawn
+  np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-9)
+  # s_t² ≈ σ_t² here, so the velocity pull τ₂ loses to the entropy push τ₁: Adam raises σ_t.
   moved = np.asarray(new_state.sampler_params["log_std"] - state.sampler_params["log_std"])
-  assert np.all(moved[:3] > 0) and moved[3] == 0.0  # the last σ is not learned
+  assert np.all(moved[:3] > 0) and moved[3] == 0.0
 
 
 def test_toy2d_end_to_end_and_bad_config(run_module, tmp_path):
@@ -191,6 +223,29 @@ def test_digits_train_then_evaluate(run_module, tmp_path):
                        f"--run_dir={tmp_path / 'nowhere'}")
   assert missing.returncode == 2 and "run_dir" in missing.stderr
   assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("flag, args", [
+    ("ddpm_steps", ["--ddpm_steps=60"]),
+    ("model_dir", ["--model_dir={tmp}/other_models"]),
+])
+def test_evaluate_refuses_a_run_of_another_ddpm(run_module, tmp_path, flag, args):
+  """The baselines must come from the DDPM the run started from (its config.json): another
+  one is refused before any output, with one line naming the flag."""
+  run = tmp_path / "run"
+  run.mkdir()
+  models = str(tmp_path / "models")
+  io.save_json(str(run / "config.json"), {"num_steps": 5, "spacing": "quadratic",
+                                           "value_hidden": [8], "ddpm_steps": 50,
+                                           "model_dir": models})
+  for name in ("sampler.msgpack", "energy.msgpack"):
+    io.save_params(str(run / name), {"w": np.ones(2, np.float32)})
+  done = run_module("dxmi.evaluate", f"--file_path={tmp_path}", "--expe_name=out",
+                    f"--model_dir={models}", "--ddpm_steps=50", f"--run_dir={run}",
+                    *(a.format(tmp=tmp_path) for a in args), timeout=120)
+  lines = done.stderr.strip().splitlines()
+  assert done.returncode == 2 and lines[-1].startswith(f"error: --{flag}: "), done.stderr[-2000:]
+  assert not (tmp_path / "out").exists()
 
 
 def test_plain_ddpm_as_a_policy_matches_the_ancestral_step():

@@ -63,11 +63,20 @@ def test_pipeline_end_to_end_writes_its_files(run_module, tmp_path):
   cheap = ["--config.ddpm_steps=20", f"--config.model_dir={models}"]
   done = run_module("reward_guidance.fake_dataset", f"--file_path={out}", *cheap)
   assert done.returncode == 0, done.stderr[-2000:]
-  done = run_module("reward_guidance.train", f"--file_path={out}", *cheap,
+  # Reward fields that differ from the dataset's: the training does not use them (the reward is
+  # the dataset's reward.npz), so its config.json must record the dataset's.
+  unused = ["--config.reward=intensity", "--config.head_seed=5", "--config.label_noise=0.3",
+            "--config.reward_classifier_seed=2"]
+  done = run_module("reward_guidance.train", f"--file_path={out}", *cheap, *unused,
                     f"--dataset_dir={out}/reward_guidance_dataset", "--config.train_steps=20",
                     "--config.channels=8", "--config.num_blocks=1",
                     "--config.num_sampling_steps=10")
   assert done.returncode == 0, done.stderr[-2000:]
+  with open(os.path.join(out, "reward_guidance_predictor", "config.json")) as f:
+    recorded = json.load(f)
+  dataset = {"reward": "classifier", "head_seed": 0, "label_noise": 0.1,
+             "reward_classifier_seed": 1}  # fake_dataset's defaults, used above
+  assert {name: recorded[name] for name in dataset} == dataset
   done = run_module("reward_guidance.inference", f"--file_path={out}", "--target=1",
                     "--target_units=std", "--guidance=2", "--num_images=16",
                     f"--predictor_dir={out}/reward_guidance_predictor")
