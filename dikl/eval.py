@@ -58,6 +58,8 @@ def _inputs(target):
   need = _SIZE.value
   cli.check((_SAMPLE_PATH.value is None) != (_MODEL_PATH.value is None), "sample_path",
             "give exactly one of --sample_path and --model_path")
+  # The tables and the figure key every set by its method name; "reference" is the reference's.
+  cli.check(_NAME.value != "reference", "name", "'reference' names the reference; choose another")
   if _MODEL_PATH.value is not None:
     methods = {_NAME.value: _model_samples(target)}
   else:
@@ -69,6 +71,8 @@ def _inputs(target):
     cli.check(bool(files), "baseline_sample_dir", f"no .npy files in {_BASELINES.value}")
     for path in files:
       stem = os.path.splitext(os.path.basename(path))[0]
+      cli.check(stem != "reference", "baseline_sample_dir",
+                f"{path}: the method name 'reference' names the reference; rename the file")
       cli.check(stem not in methods, "baseline_sample_dir", f"method name {stem!r} twice")
       methods[stem] = cli.load_samples(path, "baseline_sample_dir", target.dim)
   if _REFERENCE.value is not None:

@@ -105,6 +105,9 @@ CASES = [
      ["--targets=a,b"], "targets"),
     ("rg_latent_too_big", "latent dimension above the data's", "reward_guidance.subspace",
      ["--config.latent_dim=100"], "config.latent_dim"),
+    ("eval_baseline_named_reference", "baseline file named reference.npy", "dikl.eval",
+     ["--target=dw", "--sample_path={in}/dw.npy", "--reference={in}/dw.npy",
+      "--baseline_sample_dir={in}/baselines"], "baseline_sample_dir"),
 ]
 
 
@@ -137,6 +140,8 @@ def make_inputs(folder: str) -> None:
     np.savez(os.path.join(dataset, "reward.npz"), kind="intensity")
     with open(os.path.join(dataset, "metrics.json"), "w") as f:
       json.dump({"reward_mean": 0.0, "reward_std": 1.0}, f)
+  os.makedirs(os.path.join(folder, "baselines"))
+  np.save(os.path.join(folder, "baselines", "reference.npy"), np.zeros((3000, 8), np.float32))
 
 
 def command(module: str, args: list[str], inputs: str, out: str) -> list[str]:

@@ -50,11 +50,18 @@ def test_eval_scores_model_first_and_baselines(run_module, mog_files):
     ("wrong_dim", "dimension 3"),
     ("nan", "NaN"),
     ("no_reference", "no exact sampler"),
+    ("named_reference", "--name: 'reference' names the reference"),
+    ("baseline_named_reference", "reference.npy: the method name 'reference'"),
 ])
 def test_eval_bad_inputs_exit_2_with_one_line(run_module, mog_files, case, message):
   path = mog_files / f"{case}.npy"
-  target = "mog"
-  if case == "wrong_dim":
+  target, extra = "mog", []
+  if case in ("named_reference", "baseline_named_reference"):
+    path = mog_files / "model.npy"
+    extra = (["--name=reference"] if case == "named_reference"
+             else [f"--baseline_sample_dir={mog_files / 'base'}"])
+    np.save(mog_files / "base" / "reference.npy", np.load(path))
+  elif case == "wrong_dim":
     np.save(path, np.zeros((3000, 3)))
   elif case == "nan":
     np.save(path, np.full((3000, 2), np.nan))
@@ -63,7 +70,7 @@ def test_eval_bad_inputs_exit_2_with_one_line(run_module, mog_files, case, messa
     np.save(path, np.zeros((3000, 8)))
   out = mog_files / "never"
   done = run_module("dikl.eval", f"--target={target}", f"--sample_path={path}",
-                    f"--save_dir={out}")
+                    f"--save_dir={out}", *extra)
   assert done.returncode == 2
   lines = done.stderr.strip().splitlines()
   assert len(lines) == 1 and message in lines[0], done.stderr
