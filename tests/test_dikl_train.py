@@ -207,3 +207,12 @@ def test_bad_flags_exit_2_with_one_line(run_module, tmp_path, module, args, mess
   lines = done.stderr.strip().splitlines()
   assert len(lines) == 1 and message in lines[0], done.stderr[-2000:]
   assert not out.exists()
+
+
+def test_default_folder_is_named_after_the_configurations_preset(run_module, tmp_path):
+  # --config=<file>:quick without --preset (whose default is paper) is a quick run; --resume
+  # looks for its checkpoints in the default folder and names it in the error, before training.
+  done = run_module("dikl.train", "--target=mog", "--config=configs/dikl_mog.py:quick",
+                    "--resume", f"--file_path={tmp_path}")
+  assert done.returncode == 2, done.stderr[-2000:]
+  assert f"{tmp_path / 'dikl_mog_quick' / 'checkpoints'}" in done.stderr, done.stderr[-2000:]
