@@ -154,7 +154,6 @@ class Trainer(NamedTuple):
   init: Callable[[jax.Array], TrainState]
   iteration: Callable[[jax.Array, TrainState], tuple[TrainState, IterationInfo]]
   networks: Networks
-  levels: Levels
 
 
 def _project(x: jax.Array, target: targets_lib.Target) -> jax.Array:
@@ -351,7 +350,7 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
                          jnp.mean(acceptance), optax.tree.norm(grads))
     return new_state, info
 
-  return Trainer(init, iteration, nets, levels)
+  return Trainer(init, iteration, nets)
 
 
 def sample(nets: Networks, generator_params: Any, key: jax.Array, num: int,

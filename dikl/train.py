@@ -76,8 +76,7 @@ _POSITIVE = ("num_levels", "generator_hidden", "generator_layers", "latent_dim",
              "score_layers", "num_iterations", "batch_size", "score_batch_size", "score_steps",
              "num_importance", "num_posterior_samples", "chunk_size", "checkpoint_every", "num_samples")
 # Fields that may change when a run is resumed (they do not change the iterations' results).
-_RESUMABLE = ("num_iterations", "chunk_size", "checkpoint_every", "num_samples", "resume",
-              "reference")
+_RESUMABLE = ("num_iterations", "chunk_size", "checkpoint_every", "num_samples", "reference")
 HISTORY_NAMES = dikl.IterationInfo._fields
 
 
