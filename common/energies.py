@@ -135,10 +135,11 @@ def lennard_jones_energy(
 
   the double sum over ordered pairs (each pair counted twice), as in Köhler et al. 2020 and the
   published LJ-13 samples. ``soft_core`` is DiKL's training variant (He et al. 2025): for
-  d < 2^{−1/6} the pair term is multiplied by d, which keeps it finite as d → 0.
-  ``cubic_below`` (DiKL's posterior MALA uses 0.75) replaces the pair term below that distance by
-  its cubic Taylor extrapolation from there (``cubic_extrapolation``), bounding the forces of
-  overlapping particles.
+  d < 2^{−1/6} the pair term is multiplied by d, d⁻¹¹ − 2d⁻⁵, which softens the wall but still
+  diverges as d → 0 (only d = 0 itself gives 0). ``cubic_below`` (DiKL's posterior MALA uses
+  0.75) replaces the pair term below that distance by its cubic Taylor extrapolation from there
+  (``cubic_extrapolation``): that is what keeps the energy and forces of overlapping particles
+  finite.
   """
   d = particles.pair_distances(x, n_particles)
   pair_fn = lambda r: _lennard_jones_pair(r, soft_core)
