@@ -42,8 +42,14 @@ def isotropic_mixture_energy(
     x: one configuration, shape (d,).
     logits: mixture logits θ, shape (K,).
     means: component means, shape (K, d).
-    std: per-component standard deviation s (scalar, or shape (K,)).
+    std: the components' standard deviation s, a scalar shared by all of them (with one s per
+      component the omitted normalisers would differ, and exp(−E) would not be the mixture).
+
+  Raises:
+    ValueError: if ``std`` is not a scalar.
   """
+  if jnp.ndim(std) != 0:
+    raise ValueError(f"std must be a scalar, got shape {jnp.shape(std)}")
   scaled_sq = (jnp.dot(x, x) - 2.0 * means @ x + jnp.sum(means**2, axis=-1)) / (2.0 * std**2)
   return -jax.nn.logsumexp(jax.nn.log_softmax(logits) - scaled_sq)
 
