@@ -1,6 +1,7 @@
 """Bias of DiKL's noisy-score estimate on MW-32, against the exact noisy score.
 
-    python benchmarks/dikl_mw_posterior_bias.py [--preset=quick] [--num=2000]
+    python benchmarks/dikl_mw_posterior_bias.py [--num=2000] [--config.<field>=...]
+        [--config=configs/dikl_mw.py:paper]
 
 MW-32 factorises into 16 independent double wells and 16 standard normals, so its noisy score
 ∇ log p_t is exact per coordinate: N(0, 1) stays N(0, 1) under the VP kernel, and each double
@@ -8,19 +9,20 @@ well's posterior mean E[x | x_t] is a 1-D quadrature. For x_t = α_t x + σ_t ε
 script prints, per level, the error of ``dikl.make_posterior_score`` (the preset's importance
 sampling and MALA, one draw per x_t) on the double-well coordinates, binned by x_t/α_t: a
 positive mean error pushes the generator towards the deep (positive) well.
+Default configuration: the quick preset (``configs/dikl_mw.py``).
 """
 
-from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from common import cli
 from common import targets
 from configs import dikl_mw
 from dikl import dikl
 
-_PRESET = flags.DEFINE_enum("preset", "quick", ["paper", "quick"], "Configuration preset.")
+_CONFIG = cli.define_config(dikl_mw.__file__ + ":quick")
 _NUM = flags.DEFINE_integer("num", 2000, "Exact samples per level.")
 _EDGES = np.array([-9.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 9.0])
 
@@ -37,7 +39,8 @@ def _exact_well_score(x_t: np.ndarray, alpha: float, sigma: float) -> np.ndarray
 
 def main(argv):
   del argv
-  config = dikl_mw.get_config(_PRESET.value)
+  cli.check(_NUM.value > 0, "num", "must be positive")
+  config = _CONFIG.value
   target = targets.get_target("mw")
   levels = dikl.vp_levels(config.beta_start, config.beta_end, config.num_levels)
   estimate = jax.jit(dikl.make_posterior_score(config, target.energy))
@@ -62,4 +65,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

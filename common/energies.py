@@ -42,8 +42,14 @@ def isotropic_mixture_energy(
     x: one configuration, shape (d,).
     logits: mixture logits θ, shape (K,).
     means: component means, shape (K, d).
-    std: per-component standard deviation s (scalar, or shape (K,)).
+    std: the components' standard deviation s, a scalar shared by all of them (with one s per
+      component the omitted normalisers would differ, and exp(−E) would not be the mixture).
+
+  Raises:
+    ValueError: if ``std`` is not a scalar.
   """
+  if jnp.ndim(std) != 0:
+    raise ValueError(f"std must be a scalar, got shape {jnp.shape(std)}")
   scaled_sq = (jnp.dot(x, x) - 2.0 * means @ x + jnp.sum(means**2, axis=-1)) / (2.0 * std**2)
   return -jax.nn.logsumexp(jax.nn.log_softmax(logits) - scaled_sq)
 
@@ -135,10 +141,11 @@ def lennard_jones_energy(
 
   the double sum over ordered pairs (each pair counted twice), as in Köhler et al. 2020 and the
   published LJ-13 samples. ``soft_core`` is DiKL's training variant (He et al. 2025): for
-  d < 2^{−1/6} the pair term is multiplied by d, which keeps it finite as d → 0.
-  ``cubic_below`` (DiKL's posterior MALA uses 0.75) replaces the pair term below that distance by
-  its cubic Taylor extrapolation from there (``cubic_extrapolation``), bounding the forces of
-  overlapping particles.
+  d < 2^{−1/6} the pair term is multiplied by d, d⁻¹¹ − 2d⁻⁵, which softens the wall but still
+  diverges as d → 0 (only d = 0 itself gives 0). ``cubic_below`` (DiKL's posterior MALA uses
+  0.75) replaces the pair term below that distance by its cubic Taylor extrapolation from there
+  (``cubic_extrapolation``): that is what keeps the energy and forces of overlapping particles
+  finite.
   """
   d = particles.pair_distances(x, n_particles)
   pair_fn = lambda r: _lennard_jones_pair(r, soft_core)

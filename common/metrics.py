@@ -114,7 +114,8 @@ def mog40_mode_fractions(samples: np.ndarray) -> np.ndarray:
 def target_metrics(target: targets_lib.Target, samples: np.ndarray,
                    reference: np.ndarray | None) -> dict:
   """Mean energy, per-target statistics (MoG-40: the fraction of samples nearest each mean;
-  MW-32: P(x_even > 0)) and, with at least 2000 reference samples, the protocol of ``evaluate``."""
+  MW-32: P(x_even > 0)) and, with at least 2000 samples and 2000 reference samples, the protocol
+  of ``evaluate``."""
   energy = np.asarray(jax.jit(jax.vmap(target.energy))(samples))
   out = {"energy_mean": float(np.mean(energy)), "num_samples": int(samples.shape[0])}
   if target.name == "mog":

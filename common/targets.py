@@ -110,9 +110,8 @@ def _double_well_inverse_cdf(num_points: int = 200_001) -> tuple[np.ndarray, np.
   return grid, cdf / cdf[-1], float(cdf[-1])
 
 
-def _many_well(dim: int = 32) -> Target:
-  if dim % 2:
-    raise ValueError(f"the many-well target needs an even dimension, got {dim}")
+def _many_well() -> Target:
+  dim = 32
   grid, cdf, z_well = _double_well_inverse_cdf()
   grid, cdf = jnp.asarray(grid, jnp.float32), jnp.asarray(cdf, jnp.float32)
 
@@ -123,7 +122,7 @@ def _many_well(dim: int = 32) -> Target:
     return jnp.stack([wells, normals], axis=-1).reshape(num, dim)
 
   log_z = dim // 2 * (math.log(z_well) + 0.5 * math.log(2 * math.pi))
-  return Target(f"mw{dim}" if dim != 32 else "mw", dim, energies.many_well_energy, sample, log_z)
+  return Target("mw", dim, energies.many_well_energy, sample, log_z)
 
 
 def _dw4() -> Target:
@@ -131,8 +130,8 @@ def _dw4() -> Target:
   return Target("dw", 8, energy, None, None, n_particles=4, spatial_dim=2)
 
 
-def _lj13(soft_core: bool = False) -> Target:
-  energy = functools.partial(energies.lennard_jones_energy, n_particles=13, soft_core=soft_core)
+def _lj13() -> Target:
+  energy = functools.partial(energies.lennard_jones_energy, n_particles=13)
   return Target("lj", 39, energy, None, None, n_particles=13, spatial_dim=3)
 
 

@@ -33,5 +33,4 @@ def get_config(preset: str = "paper"):
     config.score_steps = 10
     config.num_importance, config.mala_steps = 50, 20
     config.generator_lr, config.score_lr = 1e-3, 1e-3
-    config.chunk_size, config.checkpoint_every = 10, 100
   return config

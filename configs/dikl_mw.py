@@ -1,6 +1,7 @@
 """DiKL on MW-32. ``paper``: He et al. 2025's settings; ``quick``: a 2-core CPU.
 
-Quick budget: under 10 minutes on the 2-core CPU (see docs/RESULTS.md for the measured time).
+Quick preset: about 70 s of training on the quiet 2-core CPU (63-71 s over five seeds,
+docs/RESULTS.md, "MW-32 quick preset over five seeds"); budget 10 minutes.
 """
 
 from configs import dikl_base

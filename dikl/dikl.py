@@ -154,7 +154,6 @@ class Trainer(NamedTuple):
   init: Callable[[jax.Array], TrainState]
   iteration: Callable[[jax.Array, TrainState], tuple[TrainState, IterationInfo]]
   networks: Networks
-  levels: Levels
 
 
 def _project(x: jax.Array, target: targets_lib.Target) -> jax.Array:
@@ -313,7 +312,9 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
                        batch_size=64)
 
   def iteration(key, state):
-    key_x, key_score, key_z, key_noise, key_post = jax.random.split(key, 5)
+    # With jax_threefry_partitionable (JAX's default), split(key, 6)[:5] == split(key, 5): the
+    # sixth key, for the kernel_model_score diagnostic only, leaves the other five as they were.
+    key_x, key_score, key_z, key_noise, key_post, key_kernel = jax.random.split(key, 6)
     # Both batches are split over the devices (the networks' parameters are whole on each);
     # jit all-reduces the gradients and the means.
     latents = nets.sample_latent(key_x, config.score_batch_size)
@@ -330,8 +331,8 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
                                      "config.batch_size")
     target_score, acceptance = target_scores(key_post, x_t_fixed, level)
     if kernel_model_score:
-      model_score = kernel_score(jax.random.fold_in(key_x, 1), state.generator, x_t_fixed,
-                                 alpha[:, 0], sigma[:, 0])
+      model_score = kernel_score(key_kernel, state.generator, x_t_fixed, alpha[:, 0],
+                                 sigma[:, 0])
     else:
       model_score = _project(-nets.predict_noise(score_params, x_t_fixed, level) / sigma, target)
     target_score = _project(target_score, target)
@@ -351,7 +352,7 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
                          jnp.mean(acceptance), optax.tree.norm(grads))
     return new_state, info
 
-  return Trainer(init, iteration, nets, levels)
+  return Trainer(init, iteration, nets)
 
 
 def sample(nets: Networks, generator_params: Any, key: jax.Array, num: int,

@@ -42,7 +42,9 @@ _BASELINES = flags.DEFINE_string(
     "baseline_sample_dir", None, "Folder of <method>.npy sample files scored alongside.")
 _REPEATS = flags.DEFINE_integer("repeats", 10, "Protocol repeats.")
 _SIZE = flags.DEFINE_integer("eval_size", 2000, "Samples per set and repeat.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the subsampling (and of exact references).")
+_SEED = flags.DEFINE_integer(
+    "seed", 0, "Seed of the subsampling, of --model_path's samples (key seed) and of the exact "
+    "reference (key seed + 1).")
 _SAVE_DIR = flags.DEFINE_string("save_dir", None, "Output folder (overrides file_path/expe_name).")
 _FILE_PATH = flags.DEFINE_string("file_path", "runs", "Folder holding the experiment folders.")
 _EXPE_NAME = flags.DEFINE_string("expe_name", None, "Experiment folder (default dikl_eval_<target>).")
@@ -56,6 +58,8 @@ def _inputs(target):
   need = _SIZE.value
   cli.check((_SAMPLE_PATH.value is None) != (_MODEL_PATH.value is None), "sample_path",
             "give exactly one of --sample_path and --model_path")
+  # The tables and the figure key every set by its method name; "reference" is the reference's.
+  cli.check(_NAME.value != "reference", "name", "'reference' names the reference; choose another")
   if _MODEL_PATH.value is not None:
     methods = {_NAME.value: _model_samples(target)}
   else:
@@ -67,6 +71,8 @@ def _inputs(target):
     cli.check(bool(files), "baseline_sample_dir", f"no .npy files in {_BASELINES.value}")
     for path in files:
       stem = os.path.splitext(os.path.basename(path))[0]
+      cli.check(stem != "reference", "baseline_sample_dir",
+                f"{path}: the method name 'reference' names the reference; rename the file")
       cli.check(stem not in methods, "baseline_sample_dir", f"method name {stem!r} twice")
       methods[stem] = cli.load_samples(path, "baseline_sample_dir", target.dim)
   if _REFERENCE.value is not None:
@@ -75,7 +81,9 @@ def _inputs(target):
     cli.check(target.sample is not None, "reference",
               f"target {target.name} has no exact sampler; give reference samples "
               "(python -m common.reference makes them)")
-    reference = np.asarray(target.sample(jax.random.key(_SEED.value), 5 * need))
+    # Not the key of the model's samples: with one key, MW-32's reference would reuse the
+    # generator's latents as its Gaussian coordinates (two correlated sets).
+    reference = np.asarray(target.sample(jax.random.key(_SEED.value + 1), 5 * need))
   for name, samples in {**methods, "reference": reference}.items():
     model_flag = "sample_path" if _MODEL_PATH.value is None else "num_samples"
     flag = {"reference": "reference", _NAME.value: model_flag}.get(name, "baseline_sample_dir")

@@ -8,9 +8,10 @@ r"""Train a DiKL neural sampler (He et al. 2025) on MoG-40, MW-32, DW-4 or LJ-13
 
 The configuration is ``configs/dikl_<target>.py`` with ``get_config(preset)`` (or any file given
 by ``--config=path.py:preset``). Writes into ``<file_path>/<expe_name>/`` (default expe_name
-``<method>_<target>_<preset>``): ``config.json``, ``checkpoints/`` (the training state every
-``checkpoint_every`` iterations, ``common.checkpoint``), ``hist_*.npy``, ``generator.msgpack``,
-``samples.npy`` (num_samples, dim), ``metrics.json`` and ``dikl_<target>.png``.
+``<method>_<target>_<preset>``, the configuration's preset): ``config.json``, ``checkpoints/``
+(the training state every ``checkpoint_every`` iterations, ``common.checkpoint``),
+``hist_*.npy``, ``generator.msgpack``, ``samples.npy`` (num_samples, dim), ``metrics.json`` and
+``dikl_<target>.png``.
 """
 
 import os
@@ -56,8 +57,9 @@ def _default_config() -> str:
 
 
 _TARGET = flags.DEFINE_enum("target", None, list(targets_lib.NAMES), "Target.", required=True)
-_PRESET = flags.DEFINE_enum("preset", "paper", list(dikl_base.PRESETS),
-                            "Configuration preset of configs/dikl_<target>.py.")
+# Read from sys.argv by _default_config (the run uses the configuration's preset).
+flags.DEFINE_enum("preset", "paper", list(dikl_base.PRESETS),
+                  "Configuration preset of configs/dikl_<target>.py.")
 _METHOD = flags.DEFINE_enum("method", "dikl", list(dikl.METHODS),
                             "dikl, or rkl: the reverse-KL baseline (smallest noise level only).")
 _CONFIG = cli.define_config(_default_config())
@@ -67,15 +69,14 @@ _REFERENCE = flags.DEFINE_string(
     "reference", None, "Reference samples .npy for the metrics (default: the exact sampler of "
     "mog/mw; none for dw/lj, which then report energies only).")
 _FILE_PATH = flags.DEFINE_string("file_path", "runs", "Folder holding the experiment folders.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", None,
-                                 "Experiment folder (default <method>_<target>_<preset>).")
+_EXPE_NAME = flags.DEFINE_string(
+    "expe_name", None, "Experiment folder (default <method>_<target>_<config.preset>).")
 
 _POSITIVE = ("num_levels", "generator_hidden", "generator_layers", "latent_dim", "score_hidden",
              "score_layers", "num_iterations", "batch_size", "score_batch_size", "score_steps",
              "num_importance", "num_posterior_samples", "chunk_size", "checkpoint_every", "num_samples")
 # Fields that may change when a run is resumed (they do not change the iterations' results).
-_RESUMABLE = ("num_iterations", "chunk_size", "checkpoint_every", "num_samples", "resume",
-              "reference")
+_RESUMABLE = ("num_iterations", "chunk_size", "checkpoint_every", "num_samples", "reference")
 HISTORY_NAMES = dikl.IterationInfo._fields
 
 
@@ -152,7 +153,8 @@ def main(argv) -> None:
     reference = cli.load_samples(_REFERENCE.value, "reference", target.dim)
   elif target.sample is not None:
     reference = np.asarray(target.sample(jax.random.key(config.seed + 1), config.num_samples))
-  expe_name = _EXPE_NAME.value or f"{_METHOD.value}_{target.name}_{_PRESET.value}"
+  # The configuration's preset, not --preset: --config=<file>:quick may come without it.
+  expe_name = _EXPE_NAME.value or f"{_METHOD.value}_{target.name}_{config.preset}"
   config_dict = {"method": _METHOD.value, "reference": _REFERENCE.value, **config.to_dict()}
   folder = os.path.join(_FILE_PATH.value, expe_name)
   if _RESUME.value:

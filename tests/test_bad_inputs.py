@@ -109,6 +109,9 @@ CASES = [
      "implicit_diffusion.main", ["--exact_gradient", "--gamma=0.1"], "gamma"),
     ("evaluate_guidance_without_run", "value guidance without a run", "dxmi.evaluate",
      ["--value_guidance=0.5"], "value_guidance"),
+    ("eval_baseline_named_reference", "baseline file named reference.npy", "dikl.eval",
+     ["--target=dw", "--sample_path={in}/dw.npy", "--reference={in}/dw.npy",
+      "--baseline_sample_dir={in}/baselines"], "baseline_sample_dir"),
 ]
 
 
@@ -141,6 +144,8 @@ def make_inputs(folder: str) -> None:
     np.savez(os.path.join(dataset, "reward.npz"), kind="intensity")
     with open(os.path.join(dataset, "metrics.json"), "w") as f:
       json.dump({"reward_mean": 0.0, "reward_std": 1.0}, f)
+  os.makedirs(os.path.join(folder, "baselines"))
+  np.save(os.path.join(folder, "baselines", "reference.npy"), np.zeros((3000, 8), np.float32))
 
 
 def command(module: str, args: list[str], inputs: str, out: str) -> list[str]:

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from common import energies
 
@@ -51,6 +52,16 @@ def test_theta_gradient_is_softmax_minus_responsibilities(x64):
   grad = jax.grad(energies.isotropic_mixture_energy, argnums=1)(x, theta, means)
   np.testing.assert_allclose(grad, weights - responsibilities, atol=1e-12)
   np.testing.assert_allclose(np.sum(grad), 0.0, atol=1e-12)
+
+
+def test_mixture_energy_takes_one_std_for_all_components():
+  # exp(−E) omits the normaliser (2π s²)^{d/2}, the mixture's only if s is shared: with one
+  # s per component the weights would silently become softmax(θ)ₖ sₖ^d.
+  means = energies.hexagon_means()
+  theta = jnp.zeros(6)
+  energies.isotropic_mixture_energy(jnp.ones(2), theta, means, jnp.float32(0.5))
+  with pytest.raises(ValueError, match="scalar"):
+    energies.isotropic_mixture_energy(jnp.ones(2), theta, means, jnp.full((6,), 0.5))
 
 
 def test_hexagon_means_lie_on_the_circle_sixty_degrees_apart():
