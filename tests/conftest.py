@@ -1,10 +1,12 @@
-"""Shared fixtures: float64 on demand, the shared reference data, entry-point subprocesses."""
+"""Shared fixtures: float64 on demand, central differences, the shared reference data, entry-point
+subprocesses."""
 
 import os
 import subprocess
 import sys
 
 import jax
+import numpy as np
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,6 +22,22 @@ def x64():
     yield
   finally:
     jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture
+def central_difference():
+  """``grad(fn, x, eps)``: ∇fn at x by central differences in float64, one coordinate at a time."""
+
+  def grad(fn, x, eps):
+    x = np.asarray(x, np.float64)
+    result = np.zeros_like(x)
+    for i in range(x.size):
+      step = np.zeros_like(x)
+      step[i] = eps
+      result[i] = (fn(x + step) - fn(x - step)) / (2 * eps)
+    return result
+
+  return grad
 
 
 @pytest.fixture

@@ -43,18 +43,9 @@ def test_many_well_normaliser_and_exact_sample_statistics():
   np.testing.assert_allclose(x[:, 1::2].std(), 1.0, atol=0.01)
 
 
-def _central_difference(fn, x, step=1e-4):
-  """∇fn at x (float64 NumPy) by central differences, one coordinate at a time."""
-  grad = np.zeros_like(x)
-  for i in range(x.size):
-    shift = np.zeros_like(x)
-    shift[i] = step
-    grad[i] = (fn(x + shift) - fn(x - shift)) / (2 * step)
-  return grad
-
-
 @pytest.mark.parametrize("alpha", [0.99, 0.6, 0.2])
-def test_exact_noisy_scores_are_the_gradients_of_the_convolved_log_densities(alpha):
+def test_exact_noisy_scores_are_the_gradients_of_the_convolved_log_densities(
+    alpha, central_difference):
   sigma = np.sqrt(1.0 - alpha**2)
   rng = np.random.default_rng(0)
   # MoG-40: p_t is the mixture of N(α μₖ, (α² s² + σ²) I), written out in float64.
@@ -68,7 +59,7 @@ def test_exact_noisy_scores_are_the_gradients_of_the_convolved_log_densities(alp
   for x_t in means[:3] + sigma * rng.standard_normal((3, 2)):
     np.testing.assert_allclose(
         targets.mog40_noisy_score(jnp.asarray(x_t, jnp.float32), alpha, sigma),
-        _central_difference(mog_log_density, x_t), rtol=1e-3, atol=1e-4)
+        central_difference(mog_log_density, x_t, 1e-4), rtol=1e-3, atol=1e-4)
   # MW-32: each well's p_t = ∫ w(x) N(x_t; α x, σ²) dx by a trapezoid on a fine float64 grid
   # (independent of the posterior-mean quadrature under test); the normals keep N(0, 1).
   grid = np.linspace(-6.0, 6.0, 240_001)
@@ -82,7 +73,8 @@ def test_exact_noisy_scores_are_the_gradients_of_the_convolved_log_densities(alp
   x_t = alpha * x + sigma * rng.standard_normal(32)
   score = np.asarray(targets.mw32_noisy_score(jnp.asarray(x_t, jnp.float32), alpha, sigma))
   np.testing.assert_allclose(score[1::2], -x_t[1::2], rtol=1e-5, atol=1e-5)
-  expected = [_central_difference(well_log_density, x_t[i:i + 1])[0] for i in range(0, 32, 2)]
+  expected = [central_difference(well_log_density, x_t[i:i + 1], 1e-4)[0]
+              for i in range(0, 32, 2)]
   np.testing.assert_allclose(score[0::2], expected, rtol=2e-3, atol=2e-3)
 
 
