@@ -105,8 +105,9 @@ def main(argv) -> None:
   train_data = gaussian_mixture.sample_gaussian_mixture(keys[0], mixture, 100_000)
 
   def pretrain(key, schedule, label):
+    key_init, key_fit = jax.random.split(key)
     params, _ = fitting.fit(
-        key, eps_net.init(key, train_data[:1], jnp.zeros((1,))),
+        key_fit, eps_net.init(key_init, train_data[:1], jnp.zeros((1,))),
         lambda p, k, batch: ddpm.eps_loss(eps_net.apply, p, schedule, k, batch[0]),
         optax.adam(config.pretrain_lr), (train_data,), batch_size=config.pretrain_batch,
         num_steps=config.pretrain_steps, label=label)
