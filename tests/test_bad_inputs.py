@@ -177,8 +177,15 @@ def run_all(tmp: str, workers: int = 3) -> dict[str, subprocess.CompletedProcess
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
+  """(scratch folder, the cases' processes, paths the cases created under the repository's runs/).
+
+  The cases run from the repository root, where default folders such as runs/digits_models live.
+  """
   tmp = str(tmp_path_factory.mktemp("bad_inputs"))
-  return tmp, run_all(tmp)
+  repo_runs = os.path.join(REPO, "runs")
+  before = set(listing(repo_runs))
+  done = run_all(tmp)
+  return tmp, done, sorted(set(listing(repo_runs)) - before)
 
 
 def test_the_table_spans_the_methods():
@@ -190,7 +197,7 @@ def test_the_table_spans_the_methods():
 
 @pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(results, case):
-  tmp, done = results
+  tmp, done, _ = results
   name, _, _, _, flag = case
   process = done[name]
   lines = [line for line in process.stderr.splitlines() if line.strip()]
@@ -200,9 +207,15 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(results, case):
   assert not os.path.exists(os.path.join(tmp, "out", name))
 
 
+def test_default_folders_under_the_repository_are_left_alone(results):
+  """A refused run creates nothing in the repository either (e.g. a model cache in runs/)."""
+  _, _, created = results
+  assert not created, created
+
+
 def test_inputs_are_left_as_they_were(results, tmp_path):
   """No temporary or partial file appeared beside the inputs (e.g. --out or --save_dir)."""
-  tmp, _ = results
+  tmp, _, _ = results
   make_inputs(str(tmp_path))
   fresh = [os.path.relpath(p, tmp_path) for p in listing(str(tmp_path))]
   used = [os.path.relpath(p, os.path.join(tmp, "inputs"))
