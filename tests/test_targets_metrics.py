@@ -199,4 +199,7 @@ def test_reference_cli_exact_target_and_bad_flags(run_module, tmp_path):
   assert np.load(out).shape == (500, 2)
   for flag in ("--target=xyz", "--num_samples=0", f"--out={tmp_path / 'x.txt'}"):
     bad = run_module("common.reference", f"--out={tmp_path / 'y.npy'}", flag)
-    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    lines = bad.stderr.strip().splitlines()
+    assert bad.returncode == 2 and len(lines) == 1, bad.stderr
+    assert lines[0].startswith(f"error: {flag.split('=')[0]}: "), lines[0]
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]  # no y.npy nor x.txt written
