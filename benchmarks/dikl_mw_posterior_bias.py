@@ -35,19 +35,18 @@ def main(argv):
   target = targets.get_target("mw")
   levels = dikl.vp_levels(config.beta_start, config.beta_end, config.num_levels)
   estimate = jax.jit(dikl.make_posterior_score(config, target.energy))
+  exact = jax.jit(jax.vmap(targets.mw32_noisy_score))
   n = _NUM.value
   x = np.asarray(target.sample(jax.random.key(0), n))
   for level in (0, 5, 10, 15, 20, 25, 28):
     alpha, sigma = float(levels.alpha[level]), float(levels.sigma[level])
     noise = np.asarray(jax.random.normal(jax.random.key(level + 1), x.shape))
     x_t = alpha * x + sigma * noise
-    score, acceptance = estimate(jax.random.key(100 + level), jnp.asarray(x_t, jnp.float32),
-                                 jnp.full((n,), alpha, jnp.float32),
-                                 jnp.full((n,), sigma, jnp.float32))
+    batch = (jnp.asarray(x_t, jnp.float32), jnp.full((n,), alpha, jnp.float32),
+             jnp.full((n,), sigma, jnp.float32))
+    score, acceptance = estimate(jax.random.key(100 + level), *batch)
     wells = x_t[:, 0::2].ravel()
-    exact = jax.vmap(targets.mw32_noisy_score, in_axes=(0, None, None))(
-        jnp.asarray(x_t, jnp.float32), alpha, sigma)
-    error = (np.asarray(score) - np.asarray(exact))[:, 0::2].ravel()
+    error = (np.asarray(score) - np.asarray(exact(*batch)))[:, 0::2].ravel()
     bins = np.digitize(wells / alpha, _EDGES)
     cells = " ".join(
         f"[{_EDGES[i - 1]:+.1f},{_EDGES[i]:+.1f}) {error[bins == i].mean():+.2f}"
