@@ -81,6 +81,14 @@ def gaussian_log_normaliser(dim: int, std: float) -> float:
   return 0.5 * dim * math.log(2.0 * math.pi * std**2)
 
 
+def asymmetric_well_energy(x):
+  """x⁴ − 6x² − 0.5x elementwise: the 1-D double well of each pair of the many-well energy.
+
+  Plain arithmetic, so that it serves jax arrays and float64 numpy grids (quadratures) alike.
+  """
+  return x**4 - 6.0 * x**2 - 0.5 * x
+
+
 def many_well_energy(x: jax.Array) -> jax.Array:
   """Many-well energy of even dimension d (MW-32 for d = 32; Midgley et al. 2023, FAB):
 
@@ -90,7 +98,7 @@ def many_well_energy(x: jax.Array) -> jax.Array:
   normaliser factorises (see ``common.targets``).
   """
   even, odd = x[0::2], x[1::2]
-  return jnp.sum(even**4 - 6.0 * even**2 - 0.5 * even + 0.5 * odd**2)
+  return jnp.sum(asymmetric_well_energy(even) + 0.5 * odd**2)
 
 
 def double_well_energy(

@@ -98,7 +98,7 @@ def mw32_noisy_score(x_t: jax.Array, alpha: jax.Array, sigma: jax.Array,
   """
   grid = jnp.linspace(-5.0, 5.0, num_points)
   wells = x_t[0::2]
-  log_weights = -(grid**4 - 6.0 * grid**2 - 0.5 * grid) - (
+  log_weights = -energies.asymmetric_well_energy(grid) - (
       wells[:, None] - alpha * grid) ** 2 / (2.0 * sigma**2)
   posterior_mean = jax.nn.softmax(log_weights, axis=-1) @ grid
   return (-x_t).at[0::2].set((alpha * posterior_mean - wells) / sigma**2)
@@ -125,7 +125,7 @@ def _mog40() -> Target:
 def _double_well_inverse_cdf(num_points: int = 200_001) -> tuple[np.ndarray, np.ndarray, float]:
   """Grid, CDF and normaliser of the 1-D well exp(−(x⁴ − 6x² − 0.5x)) (float64, trapezoid)."""
   grid = np.linspace(-5.0, 5.0, num_points)
-  density = np.exp(-(grid**4 - 6.0 * grid**2 - 0.5 * grid))
+  density = np.exp(-energies.asymmetric_well_energy(grid))
   steps = 0.5 * (density[1:] + density[:-1]) * np.diff(grid)
   cdf = np.concatenate([[0.0], np.cumsum(steps)])
   return grid, cdf / cdf[-1], float(cdf[-1])
