@@ -20,7 +20,7 @@ def get_config(preset: str = "paper"):
   config.weight = "inv_alpha"
   if preset == "quick":
     # The generator keeps finding modes long after 6000 iterations (W2 11.0 there; 4.9-7.2 at
-    # 120 000 over seeds 0-3).
+    # 120 000 over seeds 0-4).
     config.num_iterations = 120_000
     config.mala_steps = 20  # 5 steps leave high-noise posterior draws between the modes
     config.generator_hidden, config.generator_layers = 128, 3
@@ -30,7 +30,7 @@ def get_config(preset: str = "paper"):
     config.score_lr = 1e-3
     # The DSM loss weighted by 1/α_t (normalised): the noisy levels, where a group of modes the
     # generator lacks still shows, get a better-fitted s_φ. With the plain loss 3 seeds of 4 never
-    # reach the five modes near (5, −30); with this weight all 4 reach all 40 (docs/RESULTS.md).
+    # reach the five modes near (5, −30); with this weight 5 seeds of 5 reach all 40 (docs/RESULTS.md).
     config.score_weight = "inv_alpha"
     config.chunk_size, config.checkpoint_every = 100, 500
   return config
