@@ -81,7 +81,7 @@ def gaussian_log_normaliser(dim: int, std: float) -> float:
   return 0.5 * dim * math.log(2.0 * math.pi * std**2)
 
 
-def asymmetric_well_energy(x):
+def asymmetric_well_energy(x: jax.Array | np.ndarray) -> jax.Array | np.ndarray:
   """x⁴ − 6x² − 0.5x elementwise: the 1-D double well of each pair of the many-well energy.
 
   Plain arithmetic, so that it serves jax arrays and float64 numpy grids (quadratures) alike.

@@ -30,7 +30,8 @@ def get_config(preset: str = "paper"):
     config.score_lr = 1e-3
     # The DSM loss weighted by 1/α_t (normalised): the noisy levels, where a group of modes the
     # generator lacks still shows, get a better-fitted s_φ. With the plain loss 3 seeds of 4 never
-    # reach the five modes near (5, −30); with this weight 5 seeds of 5 reach all 40 (docs/RESULTS.md).
+    # reach the five modes near (5, −30); with this weight 5 seeds of 5 reach all 40
+    # (docs/RESULTS.md).
     config.score_weight = "inv_alpha"
     config.chunk_size, config.checkpoint_every = 100, 500
   return config
