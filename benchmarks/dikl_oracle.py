@@ -63,7 +63,7 @@ def main(argv):
   start = time.perf_counter()
   for _ in range(-(-config.num_iterations // config.chunk_size)):
     state = chunk(state)
-  samples = np.asarray(dikl.sample(trainer.networks, state.generator, key_samples,
+  samples = np.asarray(dikl.sample(trainer.networks, state.generator_ema, key_samples,
                                    config.num_samples))
   reference = np.asarray(target.sample(jax.random.key(config.seed + 1), config.num_samples))
   results = metrics.target_metrics(target, samples, reference)

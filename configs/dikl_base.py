@@ -45,6 +45,11 @@ def base_config(target: str, preset: str) -> ml_collections.ConfigDict:
   # resumed run with more iterations keeps the schedule.
   config.generator_decay_iterations = 0
   config.generator_final_lr_fraction = 1.0
+  # > 0: the samples and generator.msgpack come from the exponential moving average
+  # θ̄ ← d θ̄ + (1 − d) θ of the generator's iterates, d = generator_ema_decay (window about
+  # 1/(1 − d) iterations): at a constant learning rate the last iterate jitters, and with it the
+  # share of samples each mode gets. 0: the last iterate, as He et al. 2025.
+  config.generator_ema_decay = 0.0
   config.score_lr = 1e-4
   config.grad_clip = 10.0  # global gradient-norm clip of both networks
   config.weight = "inv_alpha"  # w(t): "one", "inv_alpha" (1/α_t), "inv_alpha_squared" (1/α_t²)

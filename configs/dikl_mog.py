@@ -33,5 +33,8 @@ def get_config(preset: str = "paper"):
     # reach the five modes near (5, −30); with this weight 5 seeds of 5 reach all 40
     # (docs/RESULTS.md).
     config.score_weight = "inv_alpha"
+    # Samples from the moving average of the generator (a window of ~5000 iterations): between
+    # checkpoints 500 iterations apart, the last iterate's mode shares move by 0.8 points (sd).
+    config.generator_ema_decay = 0.9998
     config.chunk_size, config.checkpoint_every = 100, 500
   return config

@@ -2,7 +2,8 @@
 
 A run folder holds ``config.json`` (the resolved configuration and flags), ``checkpoints/`` (the
 full training state, to ``--resume``: ``common.checkpoint``) and, at the end,
-``generator.msgpack`` (the generator's parameters alone). ``load_generator`` rebuilds the
+``generator.msgpack`` (the generator's parameters alone: their moving average when
+``generator_ema_decay`` > 0, the last iterate otherwise). ``load_generator`` rebuilds the
 generator from ``config.json`` and ``generator.msgpack``, which is what ``dikl.eval
 --model_path`` does.
 """

@@ -137,6 +137,9 @@ def make_networks(config: ml_collections.ConfigDict, target: targets_lib.Target,
 class TrainState(NamedTuple):
   generator: Any
   score: Any
+  # θ̄ ← d θ̄ + (1 − d) θ after each generator step, d = config.generator_ema_decay; with d = 0
+  # it is the generator itself. Samples and saved generators come from it.
+  generator_ema: Any
   generator_opt: Any
   score_opt: Any
   iteration: jax.Array  # int32 scalar: the number of iterations done
@@ -271,7 +274,7 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
 
   def init(key):
     gen, score = nets.init(key)
-    return TrainState(gen, score, generator_opt.init(gen), score_opt.init(score),
+    return TrainState(gen, score, gen, generator_opt.init(gen), score_opt.init(score),
                       jnp.zeros((), jnp.int32))
 
   def noisy(key, x, n):
@@ -344,8 +347,11 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
 
     loss, grads = jax.value_and_grad(loss_fn)(state.generator)
     updates, gen_opt_state = generator_opt.update(grads, state.generator_opt, state.generator)
-    new_state = TrainState(optax.apply_updates(state.generator, updates), score_params,
-                           gen_opt_state, score_opt_state, state.iteration + 1)
+    generator = optax.apply_updates(state.generator, updates)
+    generator_ema = optax.incremental_update(generator, state.generator_ema,
+                                             1.0 - config.generator_ema_decay)
+    new_state = TrainState(generator, score_params, generator_ema, gen_opt_state,
+                           score_opt_state, state.iteration + 1)
     info = IterationInfo(loss, jnp.mean(score_losses),
                          jnp.mean(jnp.sum((weight[:, None] * (model_score - target_score)) ** 2,
                                           axis=-1)),

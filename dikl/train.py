@@ -94,6 +94,8 @@ def _check_config(config) -> None:
                               "step_scale", "posterior_std", "output_scale"))
   cli.check(config.generator_decay_iterations >= 0, "config.generator_decay_iterations",
             "must be non-negative")
+  cli.check(0 <= config.generator_ema_decay < 1, "config.generator_ema_decay",
+            "must be in [0, 1)")
   cli.check(0 < config.generator_final_lr_fraction <= 1, "config.generator_final_lr_fraction",
             "must be in (0, 1]")
   for field in ("weight", "score_weight"):
@@ -197,8 +199,8 @@ def main(argv) -> None:
   manager.close()
 
   io.save_histories(folder, histories)
-  checkpoint.save_generator(folder, state.generator)
-  samples = parallel.to_host(dikl.sample(trainer.networks, state.generator, key_samples,
+  checkpoint.save_generator(folder, state.generator_ema)
+  samples = parallel.to_host(dikl.sample(trainer.networks, state.generator_ema, key_samples,
                                          config.num_samples))
   io.save_npy(os.path.join(folder, "samples.npy"), samples)
   results = metrics_lib.target_metrics(target, samples, reference)

@@ -114,6 +114,37 @@ def test_score_weight_scales_the_dsm_loss_by_the_normalised_power():
   assert np.min(np.abs(inverse_alpha / inverse_alpha.mean() - level_weight)) < 1e-4 * level_weight
 
 
+def _iterates(config, num_iterations):
+  """(generator, generator_ema) after each of the first iterations of a tiny MoG-40 run."""
+  trainer = dikl.make_trainer(config, targets.get_target("mog"))
+  state, iteration = trainer.init(jax.random.key(0)), jax.jit(trainer.iteration)
+  out = []
+  for i in range(num_iterations):
+    state, _ = iteration(jax.random.key(i), state)
+    out.append((state.generator, state.generator_ema))
+  return out
+
+
+def test_generator_ema_is_the_moving_average_of_the_iterates():
+  decay = 0.75
+  config = _frozen_score_config(8, generator_ema_decay=decay)
+  trainer = dikl.make_trainer(config, targets.get_target("mog"))
+  average = trainer.init(jax.random.key(0)).generator
+  iterates = _iterates(config, 3)
+  for generator, generator_ema in iterates:
+    average = jax.tree.map(lambda a, g: decay * a + (1 - decay) * g, average, generator)
+    for a, e in zip(jax.tree.leaves(average), jax.tree.leaves(generator_ema)):
+      np.testing.assert_allclose(e, a, rtol=1e-5, atol=1e-7)
+  # The generator moved, so the average lags behind it.
+  last_generator, last_ema = iterates[-1]
+  assert max(float(jnp.max(jnp.abs(g - e))) for g, e in
+             zip(jax.tree.leaves(last_generator), jax.tree.leaves(last_ema))) > 1e-6
+  # With d = 0 (the default) the average is the generator itself, bit for bit.
+  for generator, generator_ema in _iterates(_frozen_score_config(8, generator_ema_decay=0.0), 2):
+    for g, e in zip(jax.tree.leaves(generator), jax.tree.leaves(generator_ema)):
+      np.testing.assert_array_equal(e, g)
+
+
 def test_kernel_noisy_score_is_the_empirical_laws_noisy_score():
   x_t = jnp.array([0.7, -1.2])
   # All samples at c: the noisy law is N(α c, σ² I), score (α c − x_t)/σ² exactly.
