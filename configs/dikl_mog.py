@@ -19,7 +19,7 @@ def get_config(preset: str = "paper"):
   config.step_scale, config.posterior_std = 0.5, 1.3
   config.weight = "inv_alpha"
   if preset == "quick":
-    # The generator keeps finding modes long after 6000 iterations (W2 11.0 there; 4.9-7.2 at
+    # The generator keeps finding modes long after 6000 iterations (W2 11.0 there; 4.0-5.6 at
     # 120 000 over seeds 0-4).
     config.num_iterations = 120_000
     config.mala_steps = 20  # 5 steps leave high-noise posterior draws between the modes
