@@ -348,8 +348,8 @@ def make_trainer(config: ml_collections.ConfigDict, target: targets_lib.Target,
     loss, grads = jax.value_and_grad(loss_fn)(state.generator)
     updates, gen_opt_state = generator_opt.update(grads, state.generator_opt, state.generator)
     generator = optax.apply_updates(state.generator, updates)
-    generator_ema = optax.incremental_update(generator, state.generator_ema,
-                                             1.0 - config.generator_ema_decay)
+    generator_ema = generator if not config.generator_ema_decay else optax.incremental_update(
+        generator, state.generator_ema, 1.0 - config.generator_ema_decay)
     new_state = TrainState(generator, score_params, generator_ema, gen_opt_state,
                            score_opt_state, state.iteration + 1)
     info = IterationInfo(loss, jnp.mean(score_losses),

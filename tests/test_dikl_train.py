@@ -115,22 +115,20 @@ def test_score_weight_scales_the_dsm_loss_by_the_normalised_power():
 
 
 def _iterates(config, num_iterations):
-  """(generator, generator_ema) after each of the first iterations of a tiny MoG-40 run."""
+  """The initial generator and (generator, generator_ema) after each of the first iterations of
+  a tiny MoG-40 run."""
   trainer = dikl.make_trainer(config, targets.get_target("mog"))
   state, iteration = trainer.init(jax.random.key(0)), jax.jit(trainer.iteration)
-  out = []
+  initial, out = state.generator, []
   for i in range(num_iterations):
     state, _ = iteration(jax.random.key(i), state)
     out.append((state.generator, state.generator_ema))
-  return out
+  return initial, out
 
 
 def test_generator_ema_is_the_moving_average_of_the_iterates():
   decay = 0.75
-  config = _frozen_score_config(8, generator_ema_decay=decay)
-  trainer = dikl.make_trainer(config, targets.get_target("mog"))
-  average = trainer.init(jax.random.key(0)).generator
-  iterates = _iterates(config, 3)
+  average, iterates = _iterates(_frozen_score_config(8, generator_ema_decay=decay), 3)
   for generator, generator_ema in iterates:
     average = jax.tree.map(lambda a, g: decay * a + (1 - decay) * g, average, generator)
     for a, e in zip(jax.tree.leaves(average), jax.tree.leaves(generator_ema)):
@@ -140,7 +138,7 @@ def test_generator_ema_is_the_moving_average_of_the_iterates():
   assert max(float(jnp.max(jnp.abs(g - e))) for g, e in
              zip(jax.tree.leaves(last_generator), jax.tree.leaves(last_ema))) > 1e-6
   # With d = 0 (the default) the average is the generator itself, bit for bit.
-  for generator, generator_ema in _iterates(_frozen_score_config(8, generator_ema_decay=0.0), 2):
+  for generator, generator_ema in _iterates(_frozen_score_config(8, generator_ema_decay=0.0), 2)[1]:
     for g, e in zip(jax.tree.leaves(generator), jax.tree.leaves(generator_ema)):
       np.testing.assert_array_equal(e, g)
 
