@@ -21,6 +21,30 @@ import jax.numpy as jnp
 from common import particles
 
 
+class PairwiseDense(nn.Module):
+  """φ_e's first layer, a dense layer on [hᵢ, hⱼ, ‖xᵢ − xⱼ‖²] for every ordered pair (i, j).
+
+  Equal to ``nn.Dense(features)`` applied to the (n, n, 2H + 1) concatenation, with the same
+  kernel and initialisation, but computed as hᵢW_a + hⱼW_b + dᵢⱼ² w + b: two (n, H) products
+  instead of one on n² rows, and no n²-row concatenation. On DW-4's quick preset this makes
+  training 1.4× faster on a 2-core CPU (docs/RESULTS.md).
+
+  Attributes:
+    features: output width.
+  """
+  features: int
+
+  @nn.compact
+  def __call__(self, h: jax.Array, sq: jax.Array) -> jax.Array:
+    """Maps features h (n, H) and squared distances sq (n, n, 1) to (n, n, features)."""
+    width = h.shape[-1]
+    kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                        (2 * width + 1, self.features), jnp.float32)
+    bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
+    own, other, distance = kernel[:width], kernel[width:2 * width], kernel[2 * width]
+    return (h @ own)[:, None] + (h @ other)[None, :] + sq * distance + bias
+
+
 class EGNN(nn.Module):
   """Maps a flat configuration (n·k,) to an equivariant, centre-of-mass-free (n·k,) output.
 
@@ -53,9 +77,7 @@ class EGNN(nn.Module):
     for _ in range(self.num_layers):
       diff = pos[:, None, :] - pos[None, :, :]
       sq = jnp.sum(diff**2, axis=-1, keepdims=True)
-      pair = jnp.concatenate([jnp.broadcast_to(h[:, None], (n, n, self.hidden)),
-                              jnp.broadcast_to(h[None, :], (n, n, self.hidden)), sq], axis=-1)
-      message = nn.silu(nn.Dense(self.hidden)(nn.silu(nn.Dense(self.hidden)(pair))))
+      message = nn.silu(nn.Dense(self.hidden)(nn.silu(PairwiseDense(self.hidden)(h, sq))))
       message = message * off_diagonal
       weight = nn.Dense(1, kernel_init=nn.initializers.variance_scaling(
           self.coordinate_init_scale, "fan_avg", "uniform"))(

@@ -1,5 +1,7 @@
 """EGNN: equivariance under rotations, reflections and permutations; zero centre of mass."""
 
+import chex
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -50,3 +52,21 @@ def test_egnn_of_the_paper_sizes_starts_near_the_identity(n, k, hidden, num_laye
     out = jax.vmap(lambda y: model.apply(params, y, t))(x)
     moved_by = out - x if output == "positions" else out
     assert float(jnp.sqrt(jnp.mean(moved_by**2))) < 0.05, output
+
+
+def test_pairwise_dense_is_a_dense_layer_on_the_concatenated_pairs():
+  # The factorised layer must be nn.Dense on [hᵢ, hⱼ, dᵢⱼ²], from its initialisation on.
+  n, width, features = 5, 8, 16
+  h = jax.random.normal(jax.random.key(1), (n, width))
+  sq = jax.random.uniform(jax.random.key(2), (n, n, 1), maxval=4.0)
+  pairs = jnp.concatenate([jnp.broadcast_to(h[:, None], (n, n, width)),
+                           jnp.broadcast_to(h[None, :], (n, n, width)), sq], axis=-1)
+  dense = flax.linen.Dense(features)
+  dense_params = dense.init(jax.random.key(0), pairs)
+  pairwise = egnn.PairwiseDense(features)
+  pairwise_params = pairwise.init(jax.random.key(0), h, sq)
+  chex.assert_trees_all_equal(pairwise_params, dense_params)
+  trained = jax.tree.map(lambda p: p + 0.1 * jax.random.normal(jax.random.key(3), p.shape),
+                         dense_params)  # a bias that is not zero
+  np.testing.assert_allclose(pairwise.apply(trained, h, sq), dense.apply(trained, pairs),
+                             rtol=1e-5, atol=1e-5)
