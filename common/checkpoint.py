@@ -153,8 +153,17 @@ def resume(manager_: ocp.CheckpointManager | None, template: Any, label: str = "
            histories: History | None = None) -> tuple[int, Any, History]:
   """``(steps done, state, histories)`` from the latest checkpoint of ``manager_``, announced on
   stdout ("resumed from <label> <step>"); ``(0, template, histories or {})`` when there is none
-  (or no manager)."""
-  restored = None if manager_ is None else restore_latest(manager_, template)
+  (or no manager).
+
+  Raises:
+    cli.FlagError: naming ``resume``, when the checkpoint's structure differs from ``template``.
+  """
+  try:
+    restored = None if manager_ is None else restore_latest(manager_, template)
+  except ValueError as e:  # orbax's message lists every leaf: too long for one line
+    raise cli.FlagError("resume", f"the checkpoint in {manager_.directory} does not fit this "
+                        "version's training state (a different structure, e.g. written before a "
+                        "change to the networks); start a new run") from e
   if restored is None:
     return 0, template, {} if histories is None else histories
   print(f"resumed from {label} {restored[0]}", flush=True)

@@ -194,6 +194,16 @@ def test_resume_reports_a_malformed_saved_configuration_as_a_flag_error(tmp_path
     checkpoint.check_resumable(str(tmp_path), {"num_iterations": 10})
 
 
+def test_resume_refuses_a_checkpoint_of_another_structure(tmp_path):
+  # E.g. a checkpoint written before a change to the networks' parameters.
+  _saved_run(tmp_path, {"num_iterations": 10})
+  manager = checkpoint.manager(str(tmp_path), resume=True)
+  with pytest.raises(cli.FlagError, match=r"--resume: the checkpoint in .* does not fit"):
+    checkpoint.resume(manager, {"renamed": jnp.zeros(2)})
+  step, state, _ = checkpoint.resume(manager, {"w": jnp.zeros(2)})
+  assert step == 3 and state["w"].tolist() == [1.0, 1.0]
+
+
 def test_fit_resumes_from_its_checkpoint_bit_for_bit(tmp_path):
   """``common.fitting.fit``, which trains the digits DDPM, classifier and reward predictor."""
   data = (np.linspace(0.0, 1.0, 32, dtype=np.float32),)
