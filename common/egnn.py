@@ -26,8 +26,8 @@ class PairwiseDense(nn.Module):
 
   Equal to ``nn.Dense(features)`` applied to the (n, n, 2H + 1) concatenation, with the same
   kernel and initialisation, but computed as hᵢW_a + hⱼW_b + dᵢⱼ² w + b: two (n, H) products
-  instead of one on n² rows, and no n²-row concatenation. On DW-4's quick preset this makes
-  training 1.4× faster on a 2-core CPU (docs/RESULTS.md).
+  instead of one on n² rows, and no n²-row concatenation. The DW-4 and LJ-13 quick presets
+  train 1.2× faster for it on a 2-core CPU (docs/RESULTS.md).
 
   Attributes:
     features: output width.
