@@ -1,4 +1,5 @@
-"""EGNN: equivariance under rotations, reflections and permutations; zero centre of mass."""
+"""EGNN: equivariance under rotations, reflections and permutations; zero centre of mass; the
+factorised first message layer equals a dense layer on the concatenated pairs."""
 
 import chex
 import flax
@@ -66,7 +67,9 @@ def test_pairwise_dense_is_a_dense_layer_on_the_concatenated_pairs():
   pairwise = egnn.PairwiseDense(features)
   pairwise_params = pairwise.init(jax.random.key(0), h, sq)
   chex.assert_trees_all_equal(pairwise_params, dense_params)
-  trained = jax.tree.map(lambda p: p + 0.1 * jax.random.normal(jax.random.key(3), p.shape),
-                         dense_params)  # a bias that is not zero
+  key_kernel, key_bias = jax.random.split(jax.random.key(3))
+  kernel, bias = dense_params["params"]["kernel"], dense_params["params"]["bias"]
+  trained = {"params": {"kernel": kernel + 0.1 * jax.random.normal(key_kernel, kernel.shape),
+                        "bias": bias + 0.1 * jax.random.normal(key_bias, bias.shape)}}
   np.testing.assert_allclose(pairwise.apply(trained, h, sq), dense.apply(trained, pairs),
                              rtol=1e-5, atol=1e-5)
