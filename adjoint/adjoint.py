@@ -11,15 +11,17 @@ import time
 _START = time.perf_counter()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+import jax
 import numpy as np
 
 from adjoint import adjoint_sampling
 from adjoint import entry_points
 from adjoint import targets
-from common import cli
+from common.infra import cli
+from common.training import driver
 
 _CONFIG = cli.define_config(cli.config_file("adjoint"))
-_FLAGS = entry_points.define_sampler_flags("adjoint")
+_FLAGS = entry_points.define_sampler_flags()
 
 
 def validate(config) -> None:
@@ -33,19 +35,27 @@ def main(argv):
   config = _CONFIG.value
   validate(config)
   run = entry_points.start_run(_FLAGS, "adjoint", config)
-  result = adjoint_sampling.train(run.key_train, config, run.target, manager=run.checkpoints)
-  samples = adjoint_sampling.draw_samples(
-      run.key_samples, result, run.target, adjoint_sampling.dirac_prior(run.target.dim),
-      config.num_samples, config.num_steps)
+  control = entry_points.control_network(config, run.target.dim)
+  algorithm = adjoint_sampling.adjoint_sampler(
+      control=control, target=run.target, **entry_points.matching_kwargs(config))
+  key_init, key_train = jax.random.split(run.key_train)
+  done, state, histories = driver.restore(run.checkpoints, algorithm.init(key_init), "epoch")
+  state, histories = driver.train(
+      algorithm.step, state, key_train, num_steps=config.num_epochs, chunk_size=config.chunk_size,
+      checkpoint_every=config.checkpoint_every, manager=run.checkpoints, done=done,
+      histories=histories, progress_fields=("loss",), label="epoch")
+  samples = entry_points.draw_samples(run, algorithm, state.sampling_params, config.num_samples)
   metrics = targets.sample_metrics(run.target, samples)
   # The analytic optimal control of the well is known; at s = 1 it is ~0 (the base process
   # already samples N(0, σ̄²)) and a relative error would be meaningless.
   if _FLAGS.energy.value == "well" and abs(config.well_scale - 1.0) > 1e-3:
-    errors = adjoint_sampling.well_control_errors(result, config.well_scale, np.arange(1, 10) / 10)
+    errors = adjoint_sampling.well_control_errors(
+        control.apply, state.sampling_params, entry_points.schedule(config), config.well_scale,
+        np.arange(1, 10) / 10)
     metrics.update({f"control_relative_error_t{t:.1f}": e for t, e in errors.items()})
-  histories = {"loss": result.infos.loss, "mean": result.infos.sample_mean,
-               "std": result.infos.sample_std}
-  entry_points.finish_run(run, "adjoint", samples, histories, metrics, _START)
+  outputs = {"loss": histories["loss"], "mean": histories["sample_mean"],
+             "std": histories["sample_std"]}
+  entry_points.finish_run(run, "adjoint", samples, outputs, metrics, _START)
 
 
 if __name__ == "__main__":

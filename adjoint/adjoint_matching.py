@@ -12,20 +12,24 @@ Sampling takes X₀ = 0 and g = E + log p₁^base, i.e. a = ∇E(X₁) − X₁/
 (Liu et al. 2025) takes a = ∇E(X₁) + h_φ(X₁) with a learned corrector (``adjoint.asbs_training``).
 
 One epoch: simulate ``num_paths`` paths without gradients, push (X₀, X₁, a) into a FIFO buffer,
-then take ``inner_steps`` optimiser steps on minibatches drawn from the buffer.
+then take ``inner_steps`` optimiser steps on minibatches drawn from the buffer. The factory
+``reciprocal_adjoint_matching`` returns a ``common.types.Sampler`` whose ``step`` is one
+epoch.
 """
 
 from typing import Any, Callable, NamedTuple
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 
 from adjoint import controlled_sde
-from common import parallel
-from common import replay_buffer
-from common import schedules
+from adjoint import schedules
+from common import types
+from common.infra import parallel
+from common.training import replay_buffer
 
 PriorSampler = Callable[[jax.Array, int], jax.Array]  # (key, n) -> X₀ of shape (n, d)
 TerminalAdjoint = Callable[..., jax.Array]  # (X₁ (n, d), *args) -> a (n, d)
@@ -46,15 +50,16 @@ class AdjointMatchingState(NamedTuple):
   buffer: replay_buffer.ReplayBuffer
 
 
-class AdjointMatchingInfo(NamedTuple):
+class MatchingInfo(NamedTuple):
+  """One matching epoch's diagnostics (adjoint matching, or ASBS's corrector matching)."""
   loss: jax.Array  # mean over the epoch's optimiser steps
   sample_mean: jax.Array  # (d,), mean of the epoch's X₁ in observed coordinates
   sample_std: jax.Array  # (d,)
 
 
-class Algorithm(NamedTuple):
-  init: Callable[..., Any]
-  step: Callable[..., tuple[Any, Any]]
+def init_control(control: nn.Module, key: jax.Array, dim: int) -> Any:
+  """The parameters of f_θ(t, x) for d-dimensional x."""
+  return control.init(key, jnp.zeros(()), jnp.zeros((1, dim)))
 
 
 def matching_loss(
@@ -72,13 +77,38 @@ def matching_loss(
   return jnp.mean(0.5 * jnp.sum(residual**2, axis=-1))
 
 
-def adjoint_matching(
-    apply_fn: controlled_sde.ScaledControlFn,
+def _ema_update(params: Any, average: Any, num_updates: jax.Array, ema_decay: float) -> Any:
+  """θ̄ ← d θ̄ + (1 − d) θ with d = min(ema_decay, (1 + n)/(10 + n)): early parameters are
+  forgotten fast. The mode weights of a multimodal target sit on a nearly neutral direction of
+  the matching fixed point, so minibatch noise in θ makes them drift; averaging damps it."""
+  decay = jnp.minimum(ema_decay, (1.0 + num_updates) / (10.0 + num_updates))
+  return optax.incremental_update(params, average, 1.0 - decay)
+
+
+def path_sampler(
+    apply_fn: controlled_sde.ScaledControlFn, schedule: schedules.GeometricSchedule,
+    sample_prior: PriorSampler, num_steps: int,
+    observe: Callable[[jax.Array], jax.Array] = lambda x: x,
+) -> types.SampleFn:
+  """``sample(key, params, n)``: X₁ of n paths of the controlled SDE from X₀ ~ prior, observed."""
+
+  def sample(key: jax.Array, params: Any, num: int) -> jax.Array:
+    key_prior, key_paths = jax.random.split(key)
+    x1 = controlled_sde.simulate(
+        key_paths, apply_fn, params, schedule, sample_prior(key_prior, num), num_steps)
+    return observe(x1)
+
+  return sample
+
+
+def reciprocal_adjoint_matching(
+    *,
+    control: nn.Module,
+    dim: int,
     schedule: schedules.GeometricSchedule,
     optimizer: optax.GradientTransformation,
     sample_prior: PriorSampler,
     terminal_adjoint: TerminalAdjoint,
-    *,
     num_paths: int,
     num_steps: int,
     inner_steps: int,
@@ -86,11 +116,12 @@ def adjoint_matching(
     buffer_capacity: int,
     ema_decay: float = 0.0,
     observe: Callable[[jax.Array], jax.Array] = lambda x: x,
-) -> Algorithm:
-  """Adjoint matching by epochs, as ``init(params) -> state`` and ``step(key, state, *args)``.
+) -> types.Sampler:
+  """Adjoint matching by epochs (Havens et al. 2025, eq. 15).
 
   Args:
-    apply_fn: f_θ(params, t, x), the control divided by σ(t).
+    control: the network f_θ(t, x), the control divided by σ(t) (``controlled_sde``).
+    dim: d, the dimension of x.
     schedule: the noise schedule σ(t).
     optimizer: an optax transformation (Adam in the papers).
     sample_prior: draws X₀.
@@ -99,24 +130,24 @@ def adjoint_matching(
     num_paths: paths simulated per epoch.
     num_steps: Euler–Maruyama steps per path.
     inner_steps: optimiser steps per epoch.
-    batch_size: buffer items per optimiser step.
+    batch_size: buffer items per optimiser step (split over the devices).
     buffer_capacity: FIFO buffer size (≥ ``num_paths``).
-    ema_decay: paths are simulated with the moving average θ̄ ← d θ̄ + (1 − d) θ of the
-      parameters, updated after the n-th optimiser step with d = min(ema_decay, (1 + n)/(10 + n))
-      so that early parameters are forgotten fast (ema_decay = 0: the parameters themselves). The
-      mode weights of a multimodal target sit on a nearly neutral direction of the matching
-      fixed point, so minibatch noise in θ makes them drift; averaging damps that noise.
-    observe: maps X₁ to the coordinates in which the info's mean/std are reported.
+    ema_decay: paths are simulated with the moving average θ̄ ← d θ̄ + (1 − d) θ, d =
+      min(ema_decay, (1 + n)/(10 + n)) after the n-th optimiser step (0: θ itself); it damps
+      the minibatch noise that makes the mode weights drift (see ``_ema_update``).
+    observe: maps X₁ to the coordinates of the info's mean/std and of ``sample``.
 
   Returns:
-    ``Algorithm(init, step)``; ``step(key, state, *args) -> (state, AdjointMatchingInfo)``.
+    ``Sampler``: ``init(key) -> AdjointMatchingState``, ``step(key, state, *args) -> (state,
+    MatchingInfo)``, ``sample(key, params, n) -> (n, d)`` with the state's ``sampling_params``.
   """
   if buffer_capacity < num_paths:
     raise ValueError(f"buffer_capacity {buffer_capacity} < num_paths {num_paths}")
   loss_and_grad = jax.value_and_grad(matching_loss)
 
-  def init(params: Any, dim: int, dtype=jnp.float32) -> AdjointMatchingState:
-    zero = jnp.zeros((dim,), dtype)
+  def init(key: jax.Array) -> AdjointMatchingState:
+    params = init_control(control, key, dim)
+    zero = jnp.zeros((dim,), jnp.float32)
     buffer = replay_buffer.init(Transition(zero, zero, zero), buffer_capacity)
     return AdjointMatchingState(params, params, jnp.zeros((), jnp.int32), optimizer.init(params),
                                 buffer)
@@ -125,20 +156,19 @@ def adjoint_matching(
     params, sampling_params, num_updates, opt_state, buffer = carry
     key_batch, key_loss = jax.random.split(key)
     # Each device takes a share of the minibatch; jit all-reduces the gradient.
-    batch = parallel.shard_batch(replay_buffer.sample(key_batch, buffer, batch_size),
-                                 "config.batch_size")
-    loss, grads = loss_and_grad(params, apply_fn, schedule, key_loss, batch)
+    batch = parallel.shard_batch(replay_buffer.sample(key_batch, buffer, batch_size))
+    loss, grads = loss_and_grad(params, control.apply, schedule, key_loss, batch)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
-    decay = jnp.minimum(ema_decay, (1.0 + num_updates) / (10.0 + num_updates))
-    sampling_params = optax.incremental_update(params, sampling_params, 1.0 - decay)
+    sampling_params = _ema_update(params, sampling_params, num_updates, ema_decay)
     return (params, sampling_params, num_updates + 1, opt_state, buffer), loss
 
-  def step(key: jax.Array, state: AdjointMatchingState, *adjoint_args):
+  def step(key: jax.Array, state: AdjointMatchingState, *adjoint_args
+           ) -> tuple[AdjointMatchingState, MatchingInfo]:
     key_prior, key_paths, key_train = jax.random.split(key, 3)
     x0 = sample_prior(key_prior, num_paths)
     x1 = controlled_sde.simulate(
-        key_paths, apply_fn, state.sampling_params, schedule, x0, num_steps)
+        key_paths, control.apply, state.sampling_params, schedule, x0, num_steps)
     adjoint = terminal_adjoint(x1, *adjoint_args)
     chex.assert_equal_shape([x0, x1, adjoint])
     # Paths and adjoints are computed split over the devices; the buffer is whole on each.
@@ -146,7 +176,8 @@ def adjoint_matching(
     carry = (state.params, state.sampling_params, state.num_updates, state.opt_state, buffer)
     carry, losses = jax.lax.scan(optimiser_step, carry, jax.random.split(key_train, inner_steps))
     observed = observe(x1)
-    info = AdjointMatchingInfo(jnp.mean(losses), jnp.mean(observed, 0), jnp.std(observed, 0))
+    info = MatchingInfo(jnp.mean(losses), jnp.mean(observed, 0), jnp.std(observed, 0))
     return AdjointMatchingState(*carry), info
 
-  return Algorithm(init, step)
+  return types.Sampler(
+      init, step, path_sampler(control.apply, schedule, sample_prior, num_steps, observe))

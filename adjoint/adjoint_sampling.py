@@ -9,44 +9,31 @@ has the optimal terminal law p₁^base · exp(−g) ∝ exp(−E) (Havens et al.
 Reciprocal Adjoint Matching (``adjoint.adjoint_matching``) with a = clip(∇E(X₁) − X₁/σ̄²).
 """
 
-from typing import Any, NamedTuple
+from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 
 from adjoint import adjoint_matching
+from adjoint import clipping
 from adjoint import controlled_sde
-from adjoint import targets
-from adjoint import training
-from common import clipping
-from common import networks
-from common import parallel
-from common import schedules
-from common import sde
+from adjoint import schedules
+from common import types
+from common.kernels import sde
+from common.networks import mlp
+from common.targets import benchmarks
 
 
-class TrainingResult(NamedTuple):
-  params: Any
-  infos: adjoint_matching.AdjointMatchingInfo  # per epoch, NumPy arrays
-  apply_fn: controlled_sde.ScaledControlFn
-  schedule: schedules.GeometricSchedule
-
-
-def schedule_from(config: ml_collections.ConfigDict) -> schedules.GeometricSchedule:
-  return schedules.GeometricSchedule(config.sigma_min, config.sigma_max)
-
-
-def control_network(config: ml_collections.ConfigDict, dim: int) -> networks.FourierTimeMLP:
+def control_network(*, dim: int, hidden_sizes, num_frequencies: int, activation: str
+                    ) -> mlp.FourierTimeMLP:
   """f_θ(t, x) = u_θ(t, x)/σ(t)."""
-  return networks.FourierTimeMLP(
-      tuple(config.hidden_sizes), dim, config.num_frequencies, config.activation)
+  return mlp.FourierTimeMLP(tuple(hidden_sizes), dim, num_frequencies, activation)
 
 
-def dirac_prior(dim: int):
+def dirac_prior(dim: int) -> adjoint_matching.PriorSampler:
   """X₀ = 0."""
   return lambda unused_key, num: jnp.zeros((num, dim), jnp.float32)
 
@@ -59,47 +46,38 @@ def point_start_adjoint(energy, schedule: schedules.GeometricSchedule, max_norm:
   return adjoint
 
 
-def train(
-    key: jax.Array, config: ml_collections.ConfigDict, target: targets.Target,
-    progress: bool = True, manager: ocp.CheckpointManager | None = None,
-) -> TrainingResult:
-  """Runs ``config.num_epochs`` epochs of Adjoint Sampling on ``target``.
-
-  With a ``manager`` (``common.checkpoint``) the key, the algorithm's state (parameters, their
-  average, optimiser state, buffer) and the histories are saved every
-  ``config.checkpoint_every`` epochs, and training resumes from the latest checkpoint there.
-  """
-  schedule = schedule_from(config)
-  network = control_network(config, target.dim)
-  apply_fn = network.apply
-  algorithm = adjoint_matching.adjoint_matching(
-      apply_fn, schedule, optax.adam(config.learning_rate), dirac_prior(target.dim),
-      point_start_adjoint(target.energy, schedule, config.max_adjoint_norm),
-      num_paths=config.n_paths, num_steps=config.num_steps, inner_steps=config.n_inner_loop,
-      batch_size=config.batch_size, buffer_capacity=config.buffer_size,
-      ema_decay=config.ema_decay, observe=target.whitening.from_whitened)
-  key_init, key_train = jax.random.split(key)
-  params = network.init(key_init, jnp.zeros(()), jnp.zeros((1, target.dim)))
-  state = algorithm.init(params, target.dim)
-  done, (key_train, state), histories = training.restore(manager, (key_train, state))
-  runner = training.make_epoch_runner(algorithm.step)
-  _, state = training.train_epochs(
-      runner, key_train, state, (), config.num_epochs, config.chunk_size, histories,
-      block_size=config.checkpoint_every, manager=manager, done=done, progress=progress)
-  return TrainingResult(state.sampling_params, adjoint_matching.AdjointMatchingInfo(**histories),
-                        apply_fn, schedule)
-
-
-def draw_samples(
-    key: jax.Array, result: TrainingResult, target: targets.Target, prior, num: int,
+def adjoint_sampler(
+    *,
+    control: nn.Module,
+    target: benchmarks.Target,
+    schedule: schedules.GeometricSchedule,
+    optimizer: optax.GradientTransformation,
+    max_adjoint_norm: float | None,
+    num_paths: int,
     num_steps: int,
-) -> np.ndarray:
-  """``num`` samples X₁ of the trained SDE, in the target's original coordinates."""
-  key_prior, key_paths = jax.random.split(key)
-  simulate = jax.jit(controlled_sde.simulate, static_argnums=(1, 5))
-  x1 = simulate(key_paths, result.apply_fn, result.params, result.schedule,
-                prior(key_prior, num), num_steps)
-  return parallel.to_host(target.whitening.from_whitened(x1))
+    inner_steps: int,
+    batch_size: int,
+    buffer_capacity: int,
+    ema_decay: float = 0.0,
+) -> types.Sampler:
+  """Adjoint Sampling of ``target``: adjoint matching from X₀ = 0 with the point-start adjoint.
+
+  ``target.energy`` is sampled in the sampler's coordinates; ``target.whitening`` (required)
+  maps the infos' moments and ``sample``'s draws to the target's own. The other arguments are
+  those of ``adjoint.adjoint_matching.reciprocal_adjoint_matching``.
+
+  Returns:
+    ``Sampler(init, step, sample)``: ``init(key) -> AdjointMatchingState``,
+    ``step(key, state) -> (state, MatchingInfo)`` (one epoch), ``sample(key, params, n)`` with
+    ``params`` the state's ``sampling_params``.
+  """
+  return adjoint_matching.reciprocal_adjoint_matching(
+      control=control, dim=target.dim, schedule=schedule, optimizer=optimizer,
+      sample_prior=dirac_prior(target.dim),
+      terminal_adjoint=point_start_adjoint(target.energy, schedule, max_adjoint_norm),
+      num_paths=num_paths, num_steps=num_steps, inner_steps=inner_steps, batch_size=batch_size,
+      buffer_capacity=buffer_capacity, ema_decay=ema_decay,
+      observe=target.whitening.from_whitened)
 
 
 def optimal_well_control(schedule: schedules.GeometricSchedule, scale: float, t, x):
@@ -125,15 +103,17 @@ def optimal_well_marginal_std(schedule: schedules.GeometricSchedule, scale: floa
   return (1.0 / kappa + c / (1.0 + c * (sigma_bar_sq - kappa))) ** -0.5
 
 
-def well_control_errors(result: TrainingResult, scale: float, times) -> dict[float, float]:
+def well_control_errors(
+    apply_fn: controlled_sde.ScaledControlFn, params: Any, schedule: schedules.GeometricSchedule,
+    scale: float, times) -> dict[float, float]:
   """‖u_θ − u*‖ / ‖u*‖ at each time, over a 9 × 9 grid of x spanning ±2 std of X_t under u*."""
   errors = {}
   for t in times:
-    half_width = 2.0 * optimal_well_marginal_std(result.schedule, scale, t)
+    half_width = 2.0 * optimal_well_marginal_std(schedule, scale, t)
     axis = np.linspace(-half_width, half_width, 9)
     x = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2).astype(np.float32)
     learned = np.asarray(controlled_sde.control(
-        result.apply_fn, result.params, result.schedule, jnp.float32(t), jnp.asarray(x)))
-    exact = optimal_well_control(result.schedule, scale, t, x)
+        apply_fn, params, schedule, jnp.float32(t), jnp.asarray(x)))
+    exact = optimal_well_control(schedule, scale, t, x)
     errors[float(t)] = float(np.linalg.norm(learned - exact) / np.linalg.norm(exact))
   return errors

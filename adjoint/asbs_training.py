@@ -10,34 +10,48 @@ h_φ ≈ ∇log φ̂₁ by alternating two regressions (Liu et al. 2025, Alg. 1,
   corrector matching: h_φ = argmin E ½‖h(X₁) + (X₁ − X₀)/σ̄²‖² over fresh paths (X₀, X₁) of the
                       current control, i.e. h(x) = E[∇_{x₁} log p^base(X₁ | X₀) | X₁ = x].
 
-The first stage has no corrector (h ≡ 0), switched by a flag, as the issue asks: h_φ already
-starts at 0 through its zero output layer (``common.networks.FourierTimeMLP``), but the flag keeps
-stage 0 independent of the initialisation. With a point prior at 0 the corrector converges to
-−x/σ̄² and ASBS reduces to Adjoint Sampling.
+The first stage has no corrector (h ≡ 0), switched by the phase: h_φ already starts at 0 through
+its zero output layer (``common.networks.mlp.FourierTimeMLP``), but the switch keeps stage 0
+independent of the initialisation. With a point prior at 0 the corrector converges to −x/σ̄² and
+ASBS reduces to Adjoint Sampling.
+
+``asbs_sampler`` is one ``common.types.Sampler`` whose state holds the control and the corrector
+and whose ``step(key, state, phase)`` is an epoch of the phase named by ``phase`` (an array, so
+one compilation serves every phase); ``train`` runs the stages' phases in turn with the one
+driver.
 """
 
+import enum
 from typing import Any, Callable, NamedTuple
 
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
-import numpy as np
 import optax
 import orbax.checkpoint as ocp
 
 from adjoint import adjoint_matching
 from adjoint import adjoint_sampling
+from adjoint import clipping
 from adjoint import controlled_sde
-from adjoint import targets
-from adjoint import training
-from common import clipping
-from common import networks
-from common import parallel
-from common import schedules
-from common import sde
+from adjoint import schedules
+from common import types
+from common.infra import parallel
+from common.kernels import sde
+from common.networks import mlp
+from common.targets import benchmarks
+from common.training import checkpoint
+from common.training import driver
 
 PRIORS = ("gaussian", "dirac")
+
+
+class Phase(enum.IntEnum):
+  """What one ASBS epoch trains."""
+  FIRST_ADJOINT = 0  # adjoint matching of stage 1, without the corrector (h ≡ 0)
+  ADJOINT = 1  # adjoint matching with a = clip(∇E) + h_φ
+  CORRECTOR = 2  # corrector matching
 
 
 class CorrectorState(NamedTuple):
@@ -45,8 +59,9 @@ class CorrectorState(NamedTuple):
   opt_state: optax.OptState
 
 
-class CorrectorInfo(NamedTuple):
-  loss: jax.Array  # mean over the epoch's optimiser steps
+class ASBSState(NamedTuple):
+  control: adjoint_matching.AdjointMatchingState
+  corrector: CorrectorState
 
 
 def corrector_loss(params: Any, apply_fn, schedule, x0: jax.Array, x1: jax.Array) -> jax.Array:
@@ -56,18 +71,20 @@ def corrector_loss(params: Any, apply_fn, schedule, x0: jax.Array, x1: jax.Array
 
 
 def corrector_matching(
+    *,
     corrector_apply: Callable[[Any, jax.Array], jax.Array],
     control_apply: controlled_sde.ScaledControlFn,
     schedule: schedules.GeometricSchedule,
     optimizer: optax.GradientTransformation,
     sample_prior: adjoint_matching.PriorSampler,
-    *,
     num_paths: int,
     num_steps: int,
     inner_steps: int,
     batch_size: int,
-) -> adjoint_matching.Algorithm:
-  """Corrector matching by epochs: ``step(key, state, control_params) -> (state, info)``.
+    observe: Callable[[jax.Array], jax.Array] = lambda x: x,
+) -> types.Algorithm:
+  """Corrector matching by epochs: ``init(params) -> CorrectorState`` and
+  ``step(key, state, control_params) -> (state, MatchingInfo)`` (Liu et al. 2025, eq. 14).
 
   Each epoch simulates ``num_paths`` fresh paths of the current control and takes
   ``inner_steps`` optimiser steps on minibatches drawn from them with replacement.
@@ -86,25 +103,26 @@ def corrector_matching(
     def optimiser_step(carry, key_batch):
       params, opt_state = carry
       rows = jax.random.randint(key_batch, (batch_size,), 0, num_paths)
-      batch = parallel.shard_batch((x0[rows], x1[rows]), "config.batch_size")
+      batch = parallel.shard_batch((x0[rows], x1[rows]))
       loss, grads = loss_and_grad(params, corrector_apply, schedule, *batch)
       updates, opt_state = optimizer.update(grads, opt_state, params)
       return (optax.apply_updates(params, updates), opt_state), loss
 
     (params, opt_state), losses = jax.lax.scan(
         optimiser_step, tuple(state), jax.random.split(key_train, inner_steps))
-    return CorrectorState(params, opt_state), CorrectorInfo(jnp.mean(losses))
+    observed = observe(x1)
+    return CorrectorState(params, opt_state), adjoint_matching.MatchingInfo(
+        jnp.mean(losses), jnp.mean(observed, 0), jnp.std(observed, 0))
 
-  return adjoint_matching.Algorithm(init, step)
+  return types.Algorithm(init, step)
 
 
-def corrector_network(config: ml_collections.ConfigDict, dim: int) -> networks.FourierTimeMLP:
+def corrector_network(*, dim: int, hidden_sizes, activation: str) -> mlp.FourierTimeMLP:
   """h_φ(x), time-independent (called with t = None)."""
-  return networks.FourierTimeMLP(
-      tuple(config.corrector_hidden_sizes), dim, 0, config.activation)
+  return mlp.FourierTimeMLP(tuple(hidden_sizes), dim, 0, activation)
 
 
-def gaussian_prior(mean, variances):
+def gaussian_prior(mean, variances) -> adjoint_matching.PriorSampler:
   """X₀ ~ N(mean, diag(variances)) (in the sampler's coordinates)."""
   mean = jnp.asarray(mean, jnp.float32)
   std = jnp.sqrt(jnp.asarray(variances, jnp.float32))
@@ -112,10 +130,14 @@ def gaussian_prior(mean, variances):
   return lambda key, num: mean + std * jax.random.normal(key, (num,) + mean.shape, mean.dtype)
 
 
-def make_prior(config: ml_collections.ConfigDict, dim: int):
-  if config.prior == "dirac":
+def make_prior(name: str, *, dim: int, mean=None, variances=None
+               ) -> adjoint_matching.PriorSampler:
+  """The prior ``name`` ∈ ``PRIORS``: X₀ = 0, or N(mean, diag(variances))."""
+  if name == "dirac":
     return adjoint_sampling.dirac_prior(dim)
-  return gaussian_prior(config.prior_mean, config.prior_variances)
+  if name == "gaussian":
+    return gaussian_prior(mean, variances)
+  raise ValueError(f"unknown prior {name!r}; expected one of {PRIORS}")
 
 
 def corrected_adjoint(energy, corrector_apply, max_norm: float | None):
@@ -126,73 +148,108 @@ def corrected_adjoint(energy, corrector_apply, max_norm: float | None):
   return adjoint
 
 
-class ASBSResult(NamedTuple):
-  training: adjoint_sampling.TrainingResult
-  corrector_params: Any
-  adjoint_infos: adjoint_matching.AdjointMatchingInfo  # per AM epoch, all stages in sequence
-  corrector_losses: np.ndarray  # (num_stages, corrector_epochs)
+def asbs_sampler(
+    *,
+    control: nn.Module,
+    corrector: nn.Module,
+    target: benchmarks.Target,
+    schedule: schedules.GeometricSchedule,
+    optimizer: optax.GradientTransformation,
+    corrector_optimizer: optax.GradientTransformation,
+    sample_prior: adjoint_matching.PriorSampler,
+    max_adjoint_norm: float | None,
+    num_paths: int,
+    num_steps: int,
+    inner_steps: int,
+    batch_size: int,
+    buffer_capacity: int,
+    ema_decay: float = 0.0,
+) -> types.Sampler:
+  """ASBS of ``target`` from X₀ ~ ``sample_prior`` (Liu et al. 2025, Alg. 1).
+
+  Args:
+    control: the network f_θ(t, x) = u_θ/σ.
+    corrector: the network h_φ(t, x), called with t = None.
+    target: sampled in its sampler coordinates; ``target.whitening`` (required) maps the infos'
+      moments and ``sample``'s draws to the target's own.
+    schedule, max_adjoint_norm, num_paths, num_steps, inner_steps, batch_size, buffer_capacity,
+      ema_decay: as in ``adjoint.adjoint_matching.reciprocal_adjoint_matching``; both phases
+      simulate ``num_paths`` paths and take ``inner_steps`` steps on batches of ``batch_size``
+      per epoch.
+    optimizer: trains the control.
+    corrector_optimizer: trains the corrector.
+    sample_prior: draws X₀ (``make_prior``).
+
+  Returns:
+    ``Sampler(init, step, sample)``: ``init(key) -> ASBSState``,
+    ``step(key, state, phase) -> (state, MatchingInfo)`` with ``phase`` a ``Phase`` as an int32
+    array, ``sample(key, params, n)`` with ``params`` the state's ``control.sampling_params``.
+  """
+  corrector_apply = lambda params, x: corrector.apply(params, None, x)
+  adjoint_alg = adjoint_matching.reciprocal_adjoint_matching(
+      control=control, dim=target.dim, schedule=schedule, optimizer=optimizer,
+      sample_prior=sample_prior,
+      terminal_adjoint=corrected_adjoint(target.energy, corrector_apply, max_adjoint_norm),
+      num_paths=num_paths, num_steps=num_steps, inner_steps=inner_steps, batch_size=batch_size,
+      buffer_capacity=buffer_capacity, ema_decay=ema_decay,
+      observe=target.whitening.from_whitened)
+  corrector_alg = corrector_matching(
+      corrector_apply=corrector_apply, control_apply=control.apply, schedule=schedule,
+      optimizer=corrector_optimizer, sample_prior=sample_prior, num_paths=num_paths,
+      num_steps=num_steps, inner_steps=inner_steps, batch_size=batch_size,
+      observe=target.whitening.from_whitened)
+
+  def init(key: jax.Array) -> ASBSState:
+    key_control, key_corrector = jax.random.split(key)
+    corrector_params = corrector.init(key_corrector, None, jnp.zeros((1, target.dim)))
+    return ASBSState(adjoint_alg.init(key_control), corrector_alg.init(corrector_params))
+
+  def adjoint_epoch(key, state, phase):
+    control_state, info = adjoint_alg.step(
+        key, state.control, state.corrector.params, phase == Phase.ADJOINT)
+    return ASBSState(control_state, state.corrector), info
+
+  def corrector_epoch(key, state, unused_phase):
+    corrector_state, info = corrector_alg.step(
+        key, state.corrector, state.control.sampling_params)
+    return ASBSState(state.control, corrector_state), info
+
+  def step(key: jax.Array, state: ASBSState, phase: jax.Array
+           ) -> tuple[ASBSState, adjoint_matching.MatchingInfo]:
+    return jax.lax.cond(phase == Phase.CORRECTOR, corrector_epoch, adjoint_epoch,
+                        key, state, phase)
+
+  return types.Sampler(init, step, adjoint_alg.sample)
 
 
 def train(
-    key: jax.Array, config: ml_collections.ConfigDict, target: targets.Target,
-    progress: bool = True, manager: ocp.CheckpointManager | None = None,
-) -> ASBSResult:
-  """``config.num_stages`` stages of adjoint matching then corrector matching.
+    algorithm: types.Sampler, state: ASBSState, key: jax.Array, *, num_stages: int,
+    adjoint_epochs: int, corrector_epochs: int, chunk_size: int, checkpoint_every: int,
+    manager: ocp.CheckpointManager | None = None, done: int = 0,
+    histories: checkpoint.History | None = None, progress: bool = True,
+) -> tuple[ASBSState, checkpoint.History]:
+  """``num_stages`` stages of adjoint matching then corrector matching (``common.training.driver``).
 
-  With a ``manager`` (``common.checkpoint``) the key, both states and the histories are saved
-  every ``config.checkpoint_every`` epochs of each phase and at its end, numbered by the epochs
-  of all phases so far, and training resumes from the latest checkpoint there.
+  Epochs are counted over all phases: epoch i draws with ``fold_in(key, i)``, checkpoints are
+  numbered by it, and a run resumed at ``done`` (``driver.restore``) skips what it has done.
+
+  Returns:
+    ``(state, histories)``: ``adjoint_<field>`` per adjoint-matching epoch and
+    ``corrector_<field>`` per corrector-matching epoch, stages in sequence.
   """
-  schedule = adjoint_sampling.schedule_from(config)
-  control_net = adjoint_sampling.control_network(config, target.dim)
-  corrector_net = corrector_network(config, target.dim)
-  corrector_apply = lambda params, x: corrector_net.apply(params, None, x)
-  prior = make_prior(config, target.dim)
-  adjoint_alg = adjoint_matching.adjoint_matching(
-      control_net.apply, schedule, optax.adam(config.learning_rate), prior,
-      corrected_adjoint(target.energy, corrector_apply, config.max_adjoint_norm),
-      num_paths=config.n_paths, num_steps=config.num_steps, inner_steps=config.n_inner_loop,
-      batch_size=config.batch_size, buffer_capacity=config.buffer_size,
-      ema_decay=config.ema_decay, observe=target.whitening.from_whitened)
-  corrector_alg = corrector_matching(
-      corrector_apply, control_net.apply, schedule, optax.adam(config.corrector_learning_rate),
-      prior, num_paths=config.n_paths, num_steps=config.num_steps,
-      inner_steps=config.n_inner_loop, batch_size=config.batch_size)
-
-  key_control, key_corrector, key = jax.random.split(key, 3)
-  zeros = jnp.zeros((1, target.dim))
-  adjoint_state = adjoint_alg.init(control_net.init(key_control, jnp.zeros(()), zeros), target.dim)
-  corrector_state = corrector_alg.init(corrector_net.init(key_corrector, None, zeros))
-  done, (key, adjoint_state, corrector_state), histories = training.restore(
-      manager, (key, adjoint_state, corrector_state))
-  adjoint_runner = training.make_epoch_runner(adjoint_alg.step)
-  corrector_runner = training.make_epoch_runner(corrector_alg.step)
+  runner = driver.make_runner(algorithm.step, key)  # one compilation for every phase
   offset = 0  # epochs of all phases before the current one
-  for stage in range(config.num_stages):
-    use_corrector = jnp.asarray(stage > 0)  # stage 0: h ≡ 0
-    phase_done = min(max(done - offset, 0), config.adjoint_epochs)
-    if phase_done < config.adjoint_epochs:
-      key, adjoint_state = training.train_epochs(
-          adjoint_runner, key, adjoint_state, (corrector_state.params, use_corrector),
-          config.adjoint_epochs, config.chunk_size, histories,
-          block_size=config.checkpoint_every, manager=manager, done=phase_done, offset=offset,
-          prefix="adjoint_", to_save=lambda k, s: (k, s, corrector_state),
-          label=f"stage {stage + 1} adjoint epoch", progress=progress)
-    offset += config.adjoint_epochs
-    phase_done = min(max(done - offset, 0), config.corrector_epochs)
-    if phase_done < config.corrector_epochs:
-      key, corrector_state = training.train_epochs(
-          corrector_runner, key, corrector_state, (adjoint_state.sampling_params,),
-          config.corrector_epochs, config.chunk_size, histories,
-          block_size=config.checkpoint_every, manager=manager, done=phase_done, offset=offset,
-          prefix="corrector_", to_save=lambda k, s: (k, adjoint_state, s),
-          label=f"stage {stage + 1} corrector epoch", progress=progress)
-    offset += config.corrector_epochs
-  adjoint_infos = adjoint_matching.AdjointMatchingInfo(
-      histories["adjoint_loss"], histories["adjoint_sample_mean"],
-      histories["adjoint_sample_std"])
-  return ASBSResult(
-      adjoint_sampling.TrainingResult(adjoint_state.sampling_params, adjoint_infos,
-                                      control_net.apply, schedule),
-      corrector_state.params, adjoint_infos,
-      histories["corrector_loss"].reshape(config.num_stages, config.corrector_epochs))
+  for stage in range(num_stages):
+    adjoint_phase = Phase.ADJOINT if stage else Phase.FIRST_ADJOINT
+    for phase, epochs, name in ((adjoint_phase, adjoint_epochs, "adjoint"),
+                                (Phase.CORRECTOR, corrector_epochs, "corrector")):
+      phase_done = min(max(done - offset, 0), epochs)
+      if phase_done < epochs:
+        state, histories = driver.train(
+            algorithm.step, state, key, num_steps=epochs, chunk_size=chunk_size,
+            checkpoint_every=checkpoint_every, manager=manager, done=phase_done,
+            histories=histories, args=(jnp.asarray(phase, jnp.int32),), offset=offset,
+            prefix=f"{name}_", progress_fields=("loss",),
+            label=f"stage {stage + 1} {name} epoch", runner=runner, progress=progress)
+      offset += epochs
+  return state, histories

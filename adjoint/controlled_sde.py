@@ -3,7 +3,7 @@
     dX_t = σ(t) u(t, X_t) dt + σ(t) dW_t,    t ∈ [0, 1]
 
 (Havens et al. 2025, eq. 3; Liu et al. 2025, eq. 1), with σ the geometric schedule of
-``common.schedules``. The network predicts the control divided by the noise level,
+``adjoint.schedules``. The network predicts the control divided by the noise level,
 
     u_θ(t, x) = σ(t) f_θ(t, x),
 
@@ -17,9 +17,9 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from common import parallel
-from common import schedules
-from common import sde
+from adjoint import schedules
+from common.infra import parallel
+from common.kernels import sde
 
 # f(params, t, x): t a scalar or shape (N,), x of shape (N, d); returns (N, d).
 ScaledControlFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
@@ -63,7 +63,7 @@ def simulate(
     X₁, shape (N, d), split by rows over the devices like X₀.
 
   Raises:
-    ValueError: when N does not divide by the device count (``common.parallel``).
+    ValueError: when N does not divide by the device count (``common.infra.parallel``).
   """
   params = jax.lax.stop_gradient(params)
   x0 = parallel.shard_batch(x0, "number of paths")  # independent paths: a share per device

@@ -13,22 +13,20 @@ _START = time.perf_counter()
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import os
 
-from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from adjoint import nakkiran_ddpm
-from adjoint import training
-from common import cli
-from common import io
-from common import networks
-from common import plotting
+from common.infra import cli
+from common.infra import io
+from common.infra import plotting
+from common.networks import mlp
+from common.training import driver
 
 _CONFIG = cli.define_config(cli.config_file("ddpm"))
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", "ddpm_gaussian", "Output subfolder.")
+_RUN = cli.define_run_flags("ddpm_gaussian", resume=False)
 
 
 def validate(config) -> None:
@@ -39,8 +37,8 @@ def validate(config) -> None:
   steps = 1.0 / config.dt if config.dt > 0 else 0.0
   cli.check(config.dt > 0 and abs(steps - round(steps)) < 1e-9, "config.dt",
             "must be 1/n for an integer n")
-  cli.check(config.activation in networks.ACTIVATIONS, "config.activation",
-            f"must be one of {sorted(networks.ACTIVATIONS)}")
+  cli.check(config.activation in mlp.ACTIVATIONS, "config.activation",
+            f"must be one of {sorted(mlp.ACTIVATIONS)}")
   cli.check(config.start in nakkiran_ddpm.START_LAWS, "config.start",
             f"must be one of {nakkiran_ddpm.START_LAWS}")
 
@@ -66,42 +64,50 @@ def write_figure(path, samples, samples_ddim, setup, apply_fn, params):
   return plotting.save_figure(fig, path)
 
 
+def relative_denoiser_errors(setup, apply_fn, params) -> list[float]:
+  """max_x |f_θ − f*| / max_x |f*| over x ∈ [−3, 3], at each t = Δt, 2Δt, …, 1."""
+  xs = jnp.linspace(-3.0, 3.0, 61, dtype=jnp.float32)[:, None]
+  errors = []
+  for t in setup.dt * np.arange(1, setup.num_steps + 1):
+    exact = nakkiran_ddpm.optimal_denoiser(setup, xs, t)
+    learned = apply_fn(params, jnp.float32(t), xs)
+    errors.append(float(jnp.max(jnp.abs(learned - exact))) / float(jnp.max(jnp.abs(exact))))
+  return errors
+
+
 def main(argv):
   del argv
   config = _CONFIG.value
   validate(config)
-  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
+  folder = cli.make_output_dir(_RUN.file_path.value, _RUN.expe_name.value)
   cli.write_config(folder, config.to_dict())
 
   setup = nakkiran_ddpm.DiffusionSetup(config.target_variance, config.sigma_q, config.dt)
-  network = networks.FourierTimeMLP(
+  network = mlp.FourierTimeMLP(
       tuple(config.hidden_sizes), 1, config.num_frequencies, config.activation)
   schedule = optax.cosine_decay_schedule(
       config.learning_rate, config.num_epochs * config.steps_per_epoch)
-  init, step = nakkiran_ddpm.ddpm_training(
-      network.apply, setup, optax.adam(schedule), steps_per_epoch=config.steps_per_epoch,
-      batch_size=config.batch_size, num_monitor=config.num_monitor, start=config.start)
+  algorithm = nakkiran_ddpm.ddpm_training(
+      network=network, setup=setup, optimizer=optax.adam(schedule),
+      steps_per_epoch=config.steps_per_epoch, batch_size=config.batch_size,
+      num_monitor=config.num_monitor, start=config.start)
   key_init, key_train, key_ddpm, key_ddim = jax.random.split(jax.random.key(config.seed), 4)
-  params = network.init(key_init, jnp.zeros(()), jnp.zeros((1, 1)))
-  _, state, infos = training.run_epochs(
-      training.make_epoch_runner(step), key_train, init(params), (), config.num_epochs,
-      config.chunk_size)
+  state, histories = driver.train(
+      algorithm.step, algorithm.init(key_init), key_train, num_steps=config.num_epochs,
+      chunk_size=config.chunk_size, progress_fields=("loss",), label="epoch")
 
+  samples = np.asarray(jax.jit(algorithm.sample, static_argnums=2)(
+      key_ddpm, state.params, config.num_samples))
   sample = jax.jit(nakkiran_ddpm.sample, static_argnums=(1, 3, 4, 5, 6))
-  samples = np.asarray(sample(key_ddpm, network.apply, state.params, setup, config.num_samples,
-                              config.start, False))
   samples_ddim = np.asarray(sample(key_ddim, network.apply, state.params, setup,
                                    config.num_samples, "exact", True))
-  xs = jnp.linspace(-3.0, 3.0, 61, dtype=jnp.float32)[:, None]
-  errors = [float(jnp.max(jnp.abs(network.apply(state.params, jnp.float32(t), xs)
-                                   - nakkiran_ddpm.optimal_denoiser(setup, xs, t))))
-            / float(jnp.max(jnp.abs(nakkiran_ddpm.optimal_denoiser(setup, xs, t))))
-            for t in config.dt * np.arange(1, setup.num_steps + 1)]
   metrics = {"ddpm_mean": float(samples.mean()), "ddpm_std": float(samples.std()),
-             "ddim_std": float(samples_ddim.std()), "max_relative_error_f": max(errors),
+             "ddim_std": float(samples_ddim.std()),
+             "max_relative_error_f": max(relative_denoiser_errors(setup, network.apply,
+                                                                  state.params)),
              "wall_time_s": time.perf_counter() - _START}
-  io.save_histories(folder, {"loss": infos.loss, "mean": infos.sample_mean,
-                             "std": infos.sample_std})
+  io.save_histories(folder, {"loss": histories["loss"], "mean": histories["sample_mean"],
+                             "std": histories["sample_std"]})
   io.save_npy(os.path.join(folder, "samples.npy"), samples)
   io.save_npy(os.path.join(folder, "samples_ddim.npy"), samples_ddim)
   io.save_json(os.path.join(folder, "metrics.json"), metrics)

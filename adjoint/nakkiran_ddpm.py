@@ -17,9 +17,12 @@ The tutorial starts from N(0, σ_q²), which ignores τ; the exact p₁ is N(0, 
 
 from typing import Any, Callable, NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
+
+from common import types
 
 ApplyFn = Callable[[Any, jax.Array, jax.Array], jax.Array]  # f(params, t, x (N, 1)) -> (N, 1)
 START_LAWS = ("exact", "tutorial")
@@ -88,42 +91,56 @@ def sample(
   return x0
 
 
-class TrainState(NamedTuple):
+class DDPMState(NamedTuple):
   params: Any
   opt_state: optax.OptState
 
 
-class EpochInfo(NamedTuple):
+class DDPMInfo(NamedTuple):
   loss: jax.Array  # mean over the epoch's steps
   sample_mean: jax.Array  # of ``num_monitor`` DDPM samples after the epoch
   sample_std: jax.Array
 
 
-class DDPMTraining(NamedTuple):
-  init: Callable[[Any], TrainState]
-  step: Callable[[jax.Array, TrainState], tuple[TrainState, EpochInfo]]
-
-
 def ddpm_training(
-    apply_fn: ApplyFn, setup: DiffusionSetup, optimizer: optax.GradientTransformation, *,
+    *, network: nn.Module, setup: DiffusionSetup, optimizer: optax.GradientTransformation,
     steps_per_epoch: int, batch_size: int, num_monitor: int, start: str,
-) -> DDPMTraining:
-  """Training by epochs: ``init(params) -> TrainState``, ``step(key, state) -> (state, info)``."""
+) -> types.Sampler:
+  """Training f_θ by epochs of ``regression_loss`` (tutorial, eq. 12).
+
+  Args:
+    network: f_θ(params, t, x), x of shape (N, 1).
+    setup: the forward process.
+    optimizer: an optax transformation.
+    steps_per_epoch: optimiser steps per epoch.
+    batch_size: fresh draws per optimiser step.
+    num_monitor: DDPM draws after each epoch for the info's mean and std.
+    start: the DDPM sampler's start law, one of ``START_LAWS``.
+
+  Returns:
+    ``Sampler(init, step, sample)``: ``init(key) -> DDPMState``,
+    ``step(key, state) -> (state, DDPMInfo)`` (one epoch), and ``sample(key, params, n)``, n DDPM
+    draws (n, 1) from ``start``.
+  """
   loss_and_grad = jax.value_and_grad(regression_loss)
 
-  def init(params: Any) -> TrainState:
-    return TrainState(params, optimizer.init(params))
+  def init(key: jax.Array) -> DDPMState:
+    params = network.init(key, jnp.zeros(()), jnp.zeros((1, 1)))
+    return DDPMState(params, optimizer.init(params))
 
   def optimiser_step(state, key):
-    loss, grads = loss_and_grad(state.params, apply_fn, setup, key, batch_size)
+    loss, grads = loss_and_grad(state.params, network.apply, setup, key, batch_size)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    return TrainState(optax.apply_updates(state.params, updates), opt_state), loss
+    return DDPMState(optax.apply_updates(state.params, updates), opt_state), loss
 
-  def step(key: jax.Array, state: TrainState) -> tuple[TrainState, EpochInfo]:
+  def draw(key: jax.Array, params: Any, num: int) -> jax.Array:
+    return sample(key, network.apply, params, setup, num, start)
+
+  def step(key: jax.Array, state: DDPMState) -> tuple[DDPMState, DDPMInfo]:
     key_train, key_sample = jax.random.split(key)
     state, losses = jax.lax.scan(
         optimiser_step, state, jax.random.split(key_train, steps_per_epoch))
-    draws = sample(key_sample, apply_fn, state.params, setup, num_monitor, start)
-    return state, EpochInfo(jnp.mean(losses), jnp.mean(draws), jnp.std(draws))
+    draws = draw(key_sample, state.params, num_monitor)
+    return state, DDPMInfo(jnp.mean(losses), jnp.mean(draws), jnp.std(draws))
 
-  return DDPMTraining(init, step)
+  return types.Sampler(init, step, draw)

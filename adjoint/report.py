@@ -7,13 +7,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from adjoint import targets
-from common import io
-from common import plotting
-from common import quadrature
+from common.evaluation import quadrature
+from common.infra import io
+from common.infra import plotting
+from common.targets import benchmarks
 
 
-def target_density_on_grid(target: targets.Target, half_width: float, spacing: float):
+def target_density_on_grid(target: benchmarks.Target, half_width: float, spacing: float):
   """exp(−E) of the target in original coordinates on a midpoint grid, normalised on the grid."""
   grid = quadrature.midpoint_grid(half_width, spacing)
   energies = jax.jit(jax.vmap(target.original_energy))(jnp.asarray(grid.points, jnp.float32))
@@ -26,7 +26,7 @@ def target_density_on_grid(target: targets.Target, half_width: float, spacing: f
 def write_2d_outputs(
     folder: str,
     name: str,
-    target: targets.Target,
+    target: benchmarks.Target,
     samples: np.ndarray,
     histories: Mapping[str, np.ndarray],
     metrics: Mapping[str, float],

@@ -23,11 +23,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from adjoint import adjoint_matching
 from adjoint import adjoint_sampling
+from adjoint import schedules
 from adjoint import targets
-from adjoint import training
-from common import parallel
+from common.infra import parallel
+from common.training import driver
 from configs import adjoint as adjoint_config
 
 _EPOCHS = flags.DEFINE_integer("epochs", 50, "Epochs timed after compilation.")
@@ -48,20 +48,22 @@ def main(argv):
   if not _SINGLE.value:
     parallel.use_all_cpu_cores()  # before the first device is touched
   config = adjoint_config.get_config()
-  target = targets.make_target("gmm", config)
-  schedule = adjoint_sampling.schedule_from(config)
-  network = adjoint_sampling.control_network(config, target.dim)
-  algorithm = adjoint_matching.adjoint_matching(
-      network.apply, schedule, optax.adam(config.learning_rate),
-      adjoint_sampling.dirac_prior(target.dim),
-      adjoint_sampling.point_start_adjoint(target.energy, schedule, config.max_adjoint_norm),
+  target = targets.make_target(
+      "gmm", well_scale=config.well_scale, gmm_weights=config.gmm_weights,
+      gmm_means=config.gmm_means, gmm_covariance_diagonals=config.gmm_covariance_diagonals)
+  algorithm = adjoint_sampling.adjoint_sampler(
+      control=adjoint_sampling.control_network(
+          dim=target.dim, hidden_sizes=config.hidden_sizes,
+          num_frequencies=config.num_frequencies, activation=config.activation),
+      target=target, schedule=schedules.GeometricSchedule(config.sigma_min, config.sigma_max),
+      optimizer=optax.adam(config.learning_rate), max_adjoint_norm=config.max_adjoint_norm,
       num_paths=config.n_paths, num_steps=config.num_steps, inner_steps=config.n_inner_loop,
       batch_size=config.batch_size, buffer_capacity=config.buffer_size,
       ema_decay=config.ema_decay)
-  params = network.init(jax.random.key(0), jnp.zeros(()), jnp.zeros((1, target.dim)))
-  state = algorithm.init(params, target.dim)
-  runner = training.make_epoch_runner(algorithm.step)
-  carry = parallel.replicate((jax.random.key(1), state, ()))  # as training.run_epochs does
+  state = algorithm.init(jax.random.key(0))
+  runner = driver.make_runner(algorithm.step, jax.random.key(1))
+  # As driver.train lays out its carry: (step number, state, args), replicated.
+  carry = parallel.replicate((jnp.asarray(0, jnp.int32), state, ()))
 
   start = time.perf_counter()
   carry, _ = runner(carry, _EPOCHS.value)

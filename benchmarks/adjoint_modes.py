@@ -32,7 +32,9 @@ import numpy as np
 
 from adjoint import adjoint_sampling
 from adjoint import controlled_sde
+from adjoint import schedules
 from adjoint import targets
+from common.targets import benchmarks
 from configs import adjoint as adjoint_config
 
 _PATHS = flags.DEFINE_integer("num_paths", 4000, "Paths simulated per check / iteration.")
@@ -41,7 +43,7 @@ _ITERATIONS = flags.DEFINE_integer("iterations", 1, "Idealised RAM iterations fr
 _SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
 
 
-def whitened_components(target: targets.Target):
+def whitened_components(target: benchmarks.Target):
   """Means (K, d) and covariances (K, d, d) of the mixture's components in sampler coordinates."""
   matrix = target.whitening.matrix
   means = target.whitening.to_whitened(target.mixture.means)
@@ -49,7 +51,7 @@ def whitened_components(target: targets.Target):
   return means, covariances
 
 
-def optimal_scaled_control(target: targets.Target, schedule):
+def optimal_scaled_control(target: benchmarks.Target, schedule):
   """f*(params, t, x) = ∇log p_t(x) + x/κ(t) (``params`` unused), batched over x (N, d)."""
   means, covariances = whitened_components(target)
   log_weights = jnp.log(target.mixture.weights)
@@ -86,7 +88,7 @@ def idealised_scaled_control(schedule, buffer_x1: jax.Array, buffer_adjoint: jax
   return scaled_control
 
 
-def report(label: str, target: targets.Target, whitened: jax.Array) -> None:
+def report(label: str, target: benchmarks.Target, whitened: jax.Array) -> None:
   samples = np.asarray(target.whitening.from_whitened(whitened))
   metrics = targets.sample_metrics(target, samples)
   print(f"{label}: x-mean {metrics['x_mean']:.3f}, x-std {metrics['x_std']:.3f}, "
@@ -96,8 +98,9 @@ def report(label: str, target: targets.Target, whitened: jax.Array) -> None:
 def main(argv):
   del argv
   config = adjoint_config.get_config()
-  target = targets.make_target("gmm", config)
-  schedule = adjoint_sampling.schedule_from(config)
+  target = targets.whitened_mixture(config.gmm_weights, config.gmm_means,
+                                    config.gmm_covariance_diagonals)
+  schedule = schedules.GeometricSchedule(config.sigma_min, config.sigma_max)
   start = jnp.zeros((_PATHS.value, target.dim))
   simulate = jax.jit(controlled_sde.simulate, static_argnums=(1, 5))
   key = jax.random.key(_SEED.value)

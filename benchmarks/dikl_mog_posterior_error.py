@@ -3,9 +3,10 @@
     python benchmarks/dikl_mog_posterior_error.py [--num=2000] [--config.<field>=...]
 
 MoG-40 under the VP kernel is a mixture again, so ∇ log p_t is exact
-(``common.targets.mog40_noisy_score``). For x_t = α_t x + σ_t ε with x drawn exactly, the script
-runs the posterior sampler of the configuration (``dikl.make_posterior_score``: importance
-sampling, optionally annealed, then MALA, one draw per x_t) and prints per level the error of the
+(``common.targets.benchmarks.mog40_noisy_score``). For x_t = α_t x + σ_t ε with x drawn exactly,
+the script runs the posterior sampler of the configuration
+(``dikl.presets.make_target_score``: importance sampling, optionally annealed, then MALA, one
+draw per x_t) and prints per level the error of the
 implied denoiser, (ŝ_d − ∇ log p_t) σ_t²/α_t = x̂ − E[x | x_t], in the target's units: its rms
 and the rms of its mean over the x_t (the bias that does not average out over a batch).
 
@@ -24,11 +25,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import cli
-from common import metrics
-from common import targets
+from common.evaluation import metrics
+from common.infra import cli
+from common.targets import benchmarks as targets
 from configs import dikl_mog
 from dikl import dikl
+from dikl import presets
 
 _CONFIG = cli.define_config(dikl_mog.__file__ + ":quick")
 _NUM = flags.DEFINE_integer("num", 2000, "Exact samples (noisy points) per level.")
@@ -41,7 +43,7 @@ def main(argv):
   config = _CONFIG.value
   target = targets.get_target("mog")
   levels = dikl.vp_levels(config.beta_start, config.beta_end, config.num_levels)
-  estimate = jax.jit(dikl.make_posterior_score(config, target.energy))
+  estimate = jax.jit(presets.make_target_score(config, target))
   exact = jax.jit(jax.vmap(targets.mog40_noisy_score))
   n = _NUM.value
   x = target.sample(jax.random.key(0), n)

@@ -5,11 +5,11 @@
 
 MW-32 factorises into 16 independent double wells and 16 standard normals, so its noisy score
 ∇ log p_t is exact per coordinate: N(0, 1) stays N(0, 1) under the VP kernel, and each double
-well's posterior mean E[x | x_t] is a 1-D quadrature (``common.targets.mw32_noisy_score``). For
-x_t = α_t x + σ_t ε with exact x, the script prints, per level, the error of
-``dikl.make_posterior_score`` (the preset's importance sampling and MALA, one draw per x_t) on
-the double-well coordinates, binned by x_t/α_t: a positive mean error pushes the generator
-towards the deep (positive) well.
+well's posterior mean E[x | x_t] is a 1-D quadrature
+(``common.targets.benchmarks.mw32_noisy_score``). For x_t = α_t x + σ_t ε with exact x, the
+script prints, per level, the error of ``dikl.presets.make_target_score`` (the preset's
+importance sampling and MALA, one draw per x_t) on the double-well coordinates, binned by
+x_t/α_t: a positive mean error pushes the generator towards the deep (positive) well.
 Default configuration: the quick preset (``configs/dikl_mw.py``).
 """
 
@@ -18,10 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import cli
-from common import targets
+from common.infra import cli
+from common.targets import benchmarks as targets
 from configs import dikl_mw
 from dikl import dikl
+from dikl import presets
 
 _CONFIG = cli.define_config(dikl_mw.__file__ + ":quick")
 _NUM = flags.DEFINE_integer("num", 2000, "Exact samples per level.")
@@ -34,7 +35,7 @@ def main(argv):
   config = _CONFIG.value
   target = targets.get_target("mw")
   levels = dikl.vp_levels(config.beta_start, config.beta_end, config.num_levels)
-  estimate = jax.jit(dikl.make_posterior_score(config, target.energy))
+  estimate = jax.jit(presets.make_target_score(config, target))
   exact = jax.jit(jax.vmap(targets.mw32_noisy_score))
   n = _NUM.value
   x = np.asarray(target.sample(jax.random.key(0), n))

@@ -21,14 +21,15 @@ import numpy as np
 from adjoint import adjoint_sampling
 from adjoint import asbs_training
 from adjoint import controlled_sde
-from common import ddpm
-from common import digit_models
-from common import digits
-from common import fastdpm
-from common import loops
-from common import networks
-from common import sde
-from common import targets as targets_lib
+from adjoint import schedules
+from common.diffusion import ddpm
+from common.digits import data as digits
+from common.digits import models as digit_models
+from common.kernels import sde
+from common.networks import mlp as networks
+from common.networks import residual_mlp
+from common.targets import benchmarks as targets_lib
+from common.training import loops
 from configs import adjoint as adjoint_config
 from configs import asbs as asbs_config
 from configs import dikl_mog
@@ -37,9 +38,10 @@ from configs import implicit_diffusion as implicit_diffusion_config
 from configs import reward_guidance as reward_guidance_config
 from dikl import dikl
 from dikl import posterior
-from dxmi import algorithm as dxmi_algorithm
+from dikl import presets as dikl_presets
 from dxmi import entry as dxmi_entry
-from dxmi import training as dxmi_training
+from dxmi import fastdpm
+from dxmi import policy as dxmi_policy
 from implicit_diffusion import algorithm as id_algorithm
 from implicit_diffusion import reward as id_reward
 from reward_guidance import guidance
@@ -77,7 +79,7 @@ def _dispatch_loop(step: Callable[[Any], tuple[Any, Any]], num_steps: int):
 
 
 def _chunked(step: Callable[[Any], tuple[Any, Any]], num_steps: int, chunk: int):
-  """``run(carry)``: ``num_steps`` steps by ``common.loops.scan_in_chunks`` (outputs to host)."""
+  """``run(carry)``: ``num_steps`` steps by ``common.training.loops.scan_in_chunks`` (outputs to host)."""
   advance = loops.make_chunk_runner(step)
 
   def run(carry):
@@ -93,16 +95,20 @@ def _chunked(step: Callable[[Any], tuple[Any, Any]], num_steps: int, chunk: int)
 
 def implicit_diffusion(sizes: dict, variant: str) -> Workload:
   config = implicit_diffusion_config.get_config()
+  hyperparameters = dict(num_particles=sizes["particles"], num_reference=config.bs_ref,
+                         theta_init=np.asarray(config.theta_init, np.float32),
+                         reference_std=config.ref_std)
   algorithm = id_algorithm.implicit_diffusion(
-      id_reward.hard_reward, id_algorithm.component_rewards(id_reward.hard_reward),
-      np.asarray(config.theta_init, np.float32), num_particles=sizes["particles"],
-      num_reference=config.bs_ref, step_size=config.gamma, learning_rate=config.eta,
-      kl_weight=config.lamb_kl, reference_std=config.ref_std)
+      reward_fn=id_reward.hard_reward,
+      component_rewards=id_algorithm.component_rewards(id_reward.hard_reward),
+      step_size=config.gamma, learning_rate=config.eta, kl_weight=config.lamb_kl,
+      **hyperparameters)
   steps = sizes["langevin_steps"]
   size = f"{sizes['particles']} particles × {steps} steps"
   work = float(sizes["particles"] * steps)
   if variant == "scan":  # as implicit_diffusion.main runs it
-    init, advance = id_algorithm.make_runner(algorithm, 1)
+    init, advance = id_algorithm.make_runner(algorithm, 1,
+                                             id_algorithm.single_loop_draw(**hyperparameters))
 
     def run(carry):
       carry, _ = loops.scan_in_chunks(advance, carry, steps, min(config.print_every, steps))
@@ -119,8 +125,10 @@ def implicit_diffusion(sizes: dict, variant: str) -> Workload:
 
 
 def _euler_maruyama(sizes: dict, variant: str, config, x0: jax.Array) -> Workload:
-  schedule = adjoint_sampling.schedule_from(config)
-  network = adjoint_sampling.control_network(config, x0.shape[1])
+  schedule = schedules.GeometricSchedule(config.sigma_min, config.sigma_max)
+  network = adjoint_sampling.control_network(
+      dim=x0.shape[1], hidden_sizes=config.hidden_sizes, num_frequencies=config.num_frequencies,
+      activation=config.activation)
   params = network.init(jax.random.key(0), jnp.zeros(()), x0[:1])
   num_steps, repeats = config.num_steps, sizes["em_batches"]
   size = (f"{x0.shape[0]} paths × {num_steps} steps × {repeats} batches, "
@@ -180,7 +188,9 @@ def asbs_paths(sizes: dict, variant: str) -> Workload:
   """ASBS's default configuration: X₀ from its Gaussian prior."""
   config = asbs_config.get_config()
   config.num_steps = sizes["em_steps"]
-  x0 = asbs_training.make_prior(config, 2)(jax.random.key(2), sizes["paths"])
+  prior = asbs_training.make_prior(config.prior, dim=2, mean=config.prior_mean,
+                                   variances=config.prior_variances)
+  x0 = prior(jax.random.key(2), sizes["paths"])
   return _euler_maruyama(sizes, variant, config, x0)
 
 
@@ -233,19 +243,21 @@ def dikl_posterior(sizes: dict, variant: str) -> Workload:
 def dikl_training(sizes: dict, variant: str) -> Workload:
   """``dikl.train``'s iteration: score-network DSM steps, posterior sampling, generator step."""
   config, target = _dikl_setup()
-  trainer = dikl.make_trainer(config, target)
+  sampler = dikl_presets.make_sampler(config, target)
   key_init, key_train = jax.random.split(jax.random.key(config.seed))
 
-  def step(state):  # as dikl.train runs it
-    state, info = trainer.iteration(jax.random.fold_in(key_train, state.iteration), state)
-    return state, info
+  def step(carry):  # as the training driver runs it
+    i, state = carry
+    state, info = sampler.step(jax.random.fold_in(key_train, i), state)
+    return (i + 1, state), info
 
   iterations = sizes["dikl_iterations"]
   size = (f"{iterations} iterations, batch {config.batch_size}, {config.score_steps} score "
           f"steps, MLPs {config.generator_layers}×{config.generator_hidden}")
   run = (_chunked(step, iterations, config.chunk_size) if variant == "scan"
          else _dispatch_loop(jax.jit(step), iterations))
-  return Workload(run, trainer.init(key_init), float(iterations), size)
+  return Workload(run, (jnp.zeros((), jnp.int32), sampler.init(key_init)), float(iterations),
+                  size)
 
 
 # ------------------------------------------------------------------------------------------
@@ -255,31 +267,31 @@ def dikl_training(sizes: dict, variant: str) -> Workload:
 def dxmi_iterations(sizes: dict, variant: str) -> Workload:
   config = dxmi_toy2d.get_config()
   keys = jax.random.split(jax.random.key(config.seed), 4)
-  eps_net = ddpm.ResidualMLP(out_dim=2, width=config.width, num_blocks=config.num_blocks,
-                             time_dim=config.time_dim)
+  eps_net = residual_mlp.ResidualMLP(out_dim=2, width=config.width, num_blocks=config.num_blocks,
+                                     time_dim=config.time_dim)
   start = fastdpm.var_schedule(config.num_steps, config.spacing)
-  policy = dxmi_algorithm.make_policy(eps_net.apply, start, dim=2)
+  policy = dxmi_policy.make_policy(eps_net.apply, start, dim=2)
   value_net = networks.FourierTimeMLP(tuple(config.value_hidden), 1, config.value_frequencies)
   value_fn = lambda p, x, t: value_net.apply(p, t / config.num_steps, x)[..., 0]
-  method = dxmi_algorithm.dxmi(policy, value_fn, dxmi_entry.algorithm_config(config, True))
-  params = dxmi_algorithm.init_sampler_params(
+  method = dxmi_entry.make_algorithm(config, policy, value_fn, running_cost_in_value=True)
+  params = dxmi_policy.init_sampler_params(
       policy, eps_net.init(keys[0], jnp.zeros((1, 2)), jnp.zeros((1,))), start.std)
   state = method.init(keys[1], params,
                       value_net.init(keys[2], jnp.zeros((1,)), jnp.zeros((1, 2))))
-  draw = lambda key: jax.random.normal(key, (config.batch_size, 2))  # data: speed only
+
+  def iteration(carry):  # as the training driver runs it, on random data (speed only)
+    i, state = carry
+    key_batch, key_step = jax.random.split(jax.random.fold_in(keys[3], i))
+    state, info = method.step(key_step, state, jax.random.normal(key_batch,
+                                                                 (config.batch_size, 2)))
+    return (i + 1, state), info
+
   iterations = sizes["dxmi_iterations"]
   size = (f"{iterations} iterations, batch {config.batch_size}, {config.num_steps} sampler "
           f"steps, ε-MLP {config.num_blocks}×{config.width}")
-  if variant == "scan":  # dxmi.training.run's compiled chunks
-    advance = dxmi_training.make_runner(method, draw)
-
-    def run(carry):
-      carry, _ = loops.scan_in_chunks(advance, carry, iterations,
-                                      min(config.chunk_size, iterations))
-      return jax.block_until_ready(carry)
-  else:  # the same iteration, one jitted call each
-    run = _dispatch_loop(jax.jit(dxmi_training.make_iteration(method, draw)), iterations)
-  return Workload(run, (keys[3], state), float(iterations), size)
+  run = (_chunked(iteration, iterations, config.chunk_size) if variant == "scan"
+         else _dispatch_loop(jax.jit(iteration), iterations))
+  return Workload(run, (jnp.zeros((), jnp.int32), state), float(iterations), size)
 
 
 # ------------------------------------------------------------------------------------------
@@ -291,7 +303,7 @@ def guided_sampling(sizes: dict, variant: str) -> Workload:
   key_eps, key_predictor, key_run = jax.random.split(jax.random.key(4), 3)
   eps_params = digit_models.ddpm_network().init(key_eps, jnp.zeros((1, digits.DIM)),
                                                 jnp.zeros((1,)))
-  model = predictor.network(config)
+  model = predictor.ResConvNet(config.channels, config.num_blocks)
   predictor_params = model.init(key_predictor, jnp.zeros((1, digits.DIM)))
   predict = lambda x: model.apply(predictor_params, x)
   schedule = digit_models.ddpm_schedule()

@@ -41,9 +41,9 @@ def _median_time(fn, repeats):
   return statistics.median(times)
 
 
-def _scanned(algorithm, num_seeds, steps, chunk):
+def _scanned(algorithm, draw, num_seeds, steps, chunk):
   """(compile seconds, run seconds) of the chunked scan used by ``implicit_diffusion.main``."""
-  init, runner = algo.make_runner(algorithm, num_seeds)
+  init, runner = algo.make_runner(algorithm, num_seeds, draw)
   carry = init(jnp.arange(num_seeds))
   start = time.perf_counter()
   compiled = runner.lower(carry, chunk).compile()
@@ -92,16 +92,20 @@ def main(argv):
   del argv
   config = default_config.get_config()
   component_rewards = algo.component_rewards(rewards.hard_reward)
+  hyperparameters = dict(num_particles=config.bs, num_reference=config.bs_ref,
+                         theta_init=np.asarray(config.theta_init, np.float32),
+                         reference_std=config.ref_std)
   algorithm = algo.implicit_diffusion(
-      rewards.hard_reward, component_rewards, np.asarray(config.theta_init, np.float32),
-      num_particles=config.bs, num_reference=config.bs_ref, step_size=config.gamma,
-      learning_rate=config.eta, kl_weight=config.lamb_kl, reference_std=config.ref_std)
+      reward_fn=rewards.hard_reward, component_rewards=component_rewards,
+      step_size=config.gamma, learning_rate=config.eta, kl_weight=config.lamb_kl,
+      **hyperparameters)
+  draw = algo.single_loop_draw(**hyperparameters)
   steps, chunk = config.steps, config.print_every
   rows = []
-  compile_1, run_1 = _scanned(algorithm, 1, steps, chunk)
+  compile_1, run_1 = _scanned(algorithm, draw, 1, steps, chunk)
   rows.append(("scan, 1 seed: compile", compile_1, None))
   rows.append(("scan, 1 seed: run 5000 steps", run_1, RUN_TARGET_S))
-  compile_5, run_5 = _scanned(algorithm, 5, steps, chunk)
+  compile_5, run_5 = _scanned(algorithm, draw, 5, steps, chunk)
   rows.append(("scan, 5 seeds (vmap): compile", compile_5, None))
   rows.append(("scan, 5 seeds (vmap): run 5000 steps", run_5, None))
   dispatched = _dispatched(algorithm, steps)

@@ -38,8 +38,8 @@ sys.path = ([os.path.dirname(_HERE)]
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import flags
 
-from common import cli
-from common import io
+from common.infra import cli
+from common.infra import io
 
 _CASES = flags.DEFINE_list("cases", None, "Hot loops to run (default: all).")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed runs after the first (median reported).")
@@ -83,7 +83,7 @@ def worker(case_name: str, sizes: dict, repeats: int) -> dict:
   peak memory read after each, then ``repeats`` timed runs of each, alternating, so that a
   change in the load of a shared machine hits both alike."""
   import jax
-  from common import compilation
+  from common.infra import compilation
   import hot_loops
 
   imported_mib = _max_rss_mib()

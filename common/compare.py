@@ -11,10 +11,10 @@ import os
 
 from absl import flags
 
-from common import cli
-from common import plotting
+from common.infra import cli
+from common.infra import plotting
 
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Folder holding the experiment folders.")
+_FILE_PATH = cli.define_file_path()
 _EXPE_NAMES = flags.DEFINE_list("expe_names", None, "Comma-separated experiment folder names.")
 _HISTORY = flags.DEFINE_string("history", "reward", "Which hist_<history>.npy to plot.")
 _OUT = flags.DEFINE_string("out", None, "PNG to write (default <file_path>/compare_<history>.png).")

@@ -1,8 +1,8 @@
 """``python -m common.pretrain_digits``: trains (or loads) the digits DDPM and classifier.
 
-Weights are cached in ``--model_dir`` (``common.digit_models``). Draws ``--num_samples`` digits
+Weights are cached in ``--model_dir`` (``common.digits.models``). Draws ``--num_samples`` digits
 with the 1000-step ancestral sampler and writes ``<file_path>/<expe_name>/``: config.json,
-samples.npy, metrics.json (clfFD and the other metrics of ``common.digit_metrics``, classifier
+samples.npy, metrics.json (clfFD and the other metrics of ``common.digits.metrics``, classifier
 accuracy, wall time) and samples.png.
 """
 
@@ -17,17 +17,16 @@ from absl import flags
 import jax
 import numpy as np
 
-from common import cli
-from common import ddpm
-from common import digit_metrics
-from common import digit_models
-from common import digits
-from common import io
-from common import plotting
+from common.diffusion import ddpm
+from common.digits import data as digits
+from common.digits import metrics as digit_metrics
+from common.digits import models as digit_models
+from common.infra import cli
+from common.infra import io
+from common.infra import plotting
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", digit_models.DEFAULT_MODEL_DIR, "Cache of trained weights.")
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", "digits_ddpm", "Output subfolder.")
+_RUN = cli.define_run_flags("digits_ddpm", resume=False)
 _NUM_SAMPLES = flags.DEFINE_integer("num_samples", digits.NUM_TRAIN, "Digits to draw.")
 _DDPM_STEPS = flags.DEFINE_integer("ddpm_steps", digit_models.DDPM_STEPS, "DDPM training steps.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the sampler.")
@@ -38,7 +37,7 @@ def main(argv):
   cli.check(_NUM_SAMPLES.value > 1, "num_samples", "must be at least 2")
   cli.check(_DDPM_STEPS.value > 0, "ddpm_steps", "must be positive")
   cli.check_folder(_MODEL_DIR.value, "model_dir")
-  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
+  folder = cli.make_output_dir(_RUN.file_path.value, _RUN.expe_name.value)
   cli.write_config(folder, cli.flag_values(
       ["model_dir", "num_samples", "ddpm_steps", "seed"]))
   data = digits.load()

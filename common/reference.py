@@ -2,145 +2,20 @@ r"""Ground-truth samples of the benchmark targets, produced by the user.
 
     python -m common.reference --target=dw --num_samples=10000 --out=dw4_reference.npy
 
-MoG-40 and MW-32 are sampled exactly. DW-4 and LJ-13 use parallel-tempering MALA: replicas at
-inverse temperatures 1 = β₀ > β₁ > … > β_{K−1} each run MALA on β E (``common.sde.mala``),
-adjacent replicas swap configurations with probability min(1, exp((βᵢ − βⱼ)(Eᵢ − Eⱼ)))
-(Swendsen & Wang 1986; Earl & Deem 2005), and the β = 1 replicas are recorded after burn-in.
-Samples are centre-of-mass free for particle systems.
+MoG-40 and MW-32 are sampled exactly; DW-4 and LJ-13 by parallel-tempering MALA
+(``common.kernels.tempering``). Samples are centre-of-mass free for particle systems.
 """
 
 import os
-from typing import NamedTuple
 
 from absl import flags
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from common import cli
-from common import io
-from common import particles
-from common import sde
-from common import targets as targets_lib
-
-
-class TemperingConfig(NamedTuple):
-  """Parallel tempering settings; the defaults suit DW-4 on a laptop CPU (about 30 s).
-
-  Many short chains rather than few long ones: with 500 chains × 20 records, 10⁴ DW-4 samples
-  score W2 1.55 against the published rerun (the floor, two halves of that set, is 1.51).
-  """
-  num_chains: int = 500  # independent chains per temperature
-  num_temperatures: int = 8
-  max_temperature: float = 6.0  # β_{K−1} = 1 / max_temperature, geometric ladder
-  steps_per_swap: int = 10  # MALA steps between swap attempts
-  burn_in_rounds: int = 400  # rounds (of steps_per_swap + one swap) adapting the step sizes
-  thin_rounds: int = 10  # rounds between recorded samples
-  initial_step_size: float = 0.01
-  initial_scale: float = 1.0  # chains start at N(0, initial_scale² I), centred
-
-
-class TemperingState(NamedTuple):
-  position: jax.Array  # (K, C, d)
-  energy: jax.Array  # (K, C), untempered E
-  step_size: jax.Array  # (K,)
-
-
-def _tempered(energy_fn):
-  return lambda x, beta: beta * energy_fn(x)
-
-
-def parallel_tempering(target: targets_lib.Target, config: TemperingConfig):
-  """Returns ``(init, round_fn)`` for parallel-tempering MALA on ``target``.
-
-  ``round_fn(key, state, adapt) -> (state, (acceptance (K,), swap acceptance))`` runs
-  ``steps_per_swap`` MALA steps at every temperature and one swap sweep (even or odd pairs at
-  random). With ``adapt`` the step size of each temperature is multiplied by 1.1 when its mean
-  acceptance exceeds 0.65 and divided by 1.1 below 0.45.
-  """
-  betas = jnp.geomspace(1.0, 1.0 / config.max_temperature, config.num_temperatures)
-  tempered = _tempered(target.energy)
-  batch_energy = jax.vmap(target.energy)
-
-  def centre(x):
-    return particles.remove_centre_of_mass(x, target.n_particles) if target.n_particles > 1 else x
-
-  def init(key):
-    x = config.initial_scale * jax.random.normal(
-        key, (config.num_temperatures, config.num_chains, target.dim))
-    x = centre(x)
-    return TemperingState(x, jax.vmap(batch_energy)(x),
-                          jnp.full((config.num_temperatures,), config.initial_step_size))
-
-  def mala_block(key, position, beta, step_size):
-    kernel = sde.mala(tempered, step_size)
-    state, info = sde.run_chain(kernel, key, kernel.init(position, beta), config.steps_per_swap,
-                                beta)
-    return state.position, jnp.mean(info.acceptance_probability)
-
-  def swap(key, position, energy):
-    key_parity, key_accept = jax.random.split(key)
-    parity = jax.random.bernoulli(key_parity).astype(jnp.int32)
-    lower = jnp.arange(config.num_temperatures - 1)
-    is_active = (lower % 2) == parity  # disjoint pairs (i, i + 1)
-    log_ratio = (betas[lower, None] - betas[lower + 1, None]) * (energy[lower] - energy[lower + 1])
-    accept = (jnp.log(jax.random.uniform(key_accept, log_ratio.shape)) < log_ratio)
-    accept = accept & is_active[:, None]  # (K − 1, C)
-    # Replica i takes i + 1's configuration where pair (i, i + 1) swaps, and vice versa.
-    take_up = jnp.concatenate([accept, jnp.zeros((1, config.num_chains), bool)])
-    take_down = jnp.concatenate([jnp.zeros((1, config.num_chains), bool), accept])
-    source = jnp.arange(config.num_temperatures)[:, None] + take_up - take_down
-    chains = jnp.arange(config.num_chains)[None, :]
-    rate = jnp.sum(accept) / jnp.maximum(jnp.sum(is_active) * config.num_chains, 1)
-    return position[source, chains], energy[source, chains], rate
-
-  def round_fn(key, state, adapt):
-    key_mala, key_swap = jax.random.split(key)
-    keys = jax.random.split(key_mala, config.num_temperatures)
-    position, acceptance = jax.vmap(mala_block)(keys, state.position, betas, state.step_size)
-    position = centre(position)
-    energy = jax.vmap(batch_energy)(position)
-    position, energy, swap_rate = swap(key_swap, position, energy)
-    factor = jnp.where(acceptance > 0.65, 1.1, jnp.where(acceptance < 0.45, 1 / 1.1, 1.0))
-    step_size = jnp.where(adapt, state.step_size * factor, state.step_size)
-    return TemperingState(position, energy, step_size), (acceptance, swap_rate)
-
-  return init, round_fn
-
-
-def sample_parallel_tempering(
-    target: targets_lib.Target, key: jax.Array, num_samples: int,
-    config: TemperingConfig = TemperingConfig(), progress=None,
-) -> tuple[np.ndarray, dict]:
-  """``num_samples`` β = 1 samples (N, dim) and diagnostics (final acceptance, swap rate)."""
-  init, round_fn = parallel_tempering(target, config)
-  key_init, key_burn, key_sample = jax.random.split(key, 3)
-  num_records = -(-num_samples // config.num_chains)
-
-  @jax.jit
-  def burn_in(key, state):
-    def body(state, k):
-      return round_fn(k, state, True)
-    return jax.lax.scan(body, state, jax.random.split(key, config.burn_in_rounds))
-
-  @jax.jit
-  def record(key, state):
-    def thin(state, k):
-      state, stats = jax.lax.scan(lambda s, kk: round_fn(kk, s, False), state,
-                                  jax.random.split(k, config.thin_rounds))
-      return state, (state.position[0], jax.tree.map(lambda a: a[-1], stats))
-    return jax.lax.scan(thin, state, jax.random.split(key, num_records))
-
-  state, _ = burn_in(key_burn, init(key_init))
-  if progress is not None:
-    progress(config.burn_in_rounds, step_size=float(state.step_size[0]))
-  state, (samples, (acceptance, swap_rate)) = record(key_sample, state)
-  samples = np.asarray(samples).reshape(-1, target.dim)[:num_samples]
-  diagnostics = {"acceptance_per_temperature": np.asarray(acceptance[-1]),
-                 "swap_rate": float(np.mean(swap_rate)),
-                 "step_size_per_temperature": np.asarray(state.step_size)}
-  return samples, diagnostics
-
+from common.infra import cli
+from common.infra import io
+from common.kernels.tempering import TemperingConfig, sample_parallel_tempering
+from common.targets import benchmarks as targets_lib
 
 _DEFAULTS = TemperingConfig()
 _TARGET = flags.DEFINE_enum("target", "dw", list(targets_lib.NAMES), "Target to sample.")

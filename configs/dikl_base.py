@@ -1,9 +1,10 @@
 """Fields shared by the DiKL configurations (``configs/dikl_<target>.py``).
 
 Each target's ``get_config(preset)`` starts from ``base_config`` and sets its values for the
-``paper`` preset (He et al. 2025, App. D, and the issue's table) or the ``quick`` one (a 2-core
-CPU within its stated budget). Batch sizes, network widths of the score MLPs and the posterior
-MALA step scales are not in the issue's table; the paper preset's values for them are ours.
+``paper`` preset (He et al. 2025, App. D, and the specification's table) or the ``quick`` one (a
+2-core CPU within its stated budget). Batch sizes, network widths of the score MLPs and the
+posterior MALA step scales are not in the specification's table; the paper preset's values for
+them are ours. ``dikl.presets`` turns a configuration into the library's arguments.
 """
 
 import ml_collections

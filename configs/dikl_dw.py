@@ -24,8 +24,8 @@ def get_config(preset: str = "paper"):
   config.weight = "one"
   config.chunk_size, config.checkpoint_every = 20, 200
   if preset == "quick":
-    # 12 000 iterations (9.5 minutes) bring the energy TVD under the 0.25: 0.398 at 1500,
-    # 0.340 at 4000, 0.263 at 8000, 0.215 at 12 000 (docs/RESULTS.md).
+    # 12 000 iterations (9.5 minutes) bring the energy TVD under the specification's 0.25: 0.398
+    # at 1500, 0.340 at 4000, 0.263 at 8000, 0.215 at 12 000 (docs/RESULTS.md).
     config.num_iterations = 12_000
     config.generator_hidden, config.generator_layers = 64, 3
     config.score_hidden, config.score_layers = 32, 3

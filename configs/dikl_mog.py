@@ -1,7 +1,7 @@
 """DiKL on MoG-40 (d = 2). ``paper``: He et al. 2025's settings; ``quick``: a 2-core CPU.
 
-Quick budget: 14–23 minutes on the 2-core CPU (120 000 iterations at 93–148 per second, the
-machines of different sessions; see docs/RESULTS.md for the measured times).
+Quick budget: 14–23 minutes on the 2-core CPU (120 000 iterations at 93–148 per second on
+different machines; see docs/RESULTS.md for the measured times).
 """
 
 from configs import dikl_base

@@ -25,7 +25,7 @@ def get_config(preset: str = "paper"):
     config.score_hidden, config.score_layers = 256, 3
     config.batch_size = config.score_batch_size = 256
     config.score_steps = 10
-    # A generator slower than its score network: seed 0 then meets the bounds
+    # A generator slower than its score network: seed 0 then meets the specification's bounds
     # (P 0.875, energy TVD 0.18), seed 1 does not (0.750, 0.38); see docs/RESULTS.md.
     config.generator_lr, config.score_lr = 3e-4, 1e-3
     config.chunk_size, config.checkpoint_every = 100, 500

@@ -19,6 +19,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.train_steps = 2000
   config.batch_size = 128
   config.learning_rate = 1e-3
+  config.chunk_size = 500  # steps per compiled call (a progress line each)
+  config.checkpoint_every = 1000  # steps between checkpoints (--resume continues from the last)
   # inference: DDIM with classifier-style guidance.
   config.num_sampling_steps = 50
   config.clip_denoised = False  # True: x̂₀ clipped to [−1, 1] at each DDIM step (diffusers)

@@ -11,12 +11,11 @@ the network); ``--num_samples`` samples are drawn from it with ``--seed``.
 Each method (the samples under evaluation first, then every ``<stem>.npy`` of
 ``--baseline_sample_dir``) is scored against the reference: 10 repeats of 2000 vs 2000 samples
 drawn without replacement, centre of mass removed for particle systems, mean ± std of W2 (exact
-optimal transport), energy TVD and (DW, LJ) pairwise-distance TVD; see ``common.metrics``.
+optimal transport), energy TVD and (DW, LJ) pairwise-distance TVD; see ``dikl.evaluation``.
 Writes ``metrics.csv``, ``metrics.md``, ``metrics.json``, ``config.json`` and
 ``histograms.png`` into ``--save_dir`` (default ``<file_path>/<expe_name>``).
 """
 
-import csv
 import glob
 import os
 
@@ -24,11 +23,9 @@ from absl import flags
 import jax
 import numpy as np
 
-from common import cli
-from common import io
-from common import metrics
-from common import particles
-from common import targets as targets_lib
+from common.infra import cli
+from common.targets import benchmarks as targets_lib
+from dikl import evaluation
 
 _TARGET = flags.DEFINE_enum("target", None, list(targets_lib.NAMES), "Target.", required=True)
 _SAMPLE_PATH = flags.DEFINE_string("sample_path", None, "Samples to evaluate, .npy (N, dim).")
@@ -46,11 +43,7 @@ _SEED = flags.DEFINE_integer(
     "seed", 0, "Seed of the subsampling, of --model_path's samples (key seed) and of the exact "
     "reference (key seed + 1).")
 _SAVE_DIR = flags.DEFINE_string("save_dir", None, "Output folder (overrides file_path/expe_name).")
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Folder holding the experiment folders.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", None, "Experiment folder (default dikl_eval_<target>).")
-
-COLUMNS = ("method", "w2_mean", "w2_std", "energy_tvd_mean", "energy_tvd_std", "dist_tvd_mean",
-           "dist_tvd_std")
+_RUN = cli.define_run_flags(None, resume=False)  # --expe_name default: dikl_eval_<target>
 
 
 def _inputs(target):
@@ -95,59 +88,20 @@ def _inputs(target):
 def _model_samples(target):
   """Samples of the generator at --model_path, validated like a sample file."""
   from dikl import checkpoint  # pylint: disable=g-import-not-at-top
-  from dikl import dikl  # pylint: disable=g-import-not-at-top
   path = _MODEL_PATH.value
   cli.check(os.path.isfile(path), "model_path", f"{path} does not exist")
   cli.check(_NUM_SAMPLES.value >= 1, "num_samples", "must be positive")
   try:
-    _, model_target, nets, params = checkpoint.load_generator(path)
+    model_target, sample, params = checkpoint.load_generator(path)
   except (OSError, ValueError, KeyError, TypeError) as e:
     raise cli.FlagError("model_path", f"cannot load a generator from {path} ({e})") from e
   cli.check(model_target.name == target.name, "model_path",
             f"{path} is a generator for target {model_target.name}, not {target.name}")
-  samples = np.asarray(dikl.sample(nets, params, jax.random.key(_SEED.value), _NUM_SAMPLES.value))
+  samples = np.asarray(sample(jax.random.key(_SEED.value), params, _NUM_SAMPLES.value))
   finite = np.isfinite(samples).all(axis=1)
   cli.check(bool(finite.all()), "model_path",
             f"the generator gave {int((~finite).sum())} samples with NaN or infinite values")
   return samples
-
-
-def _write_tables(folder, rows):
-  with io.atomic_path(os.path.join(folder, "metrics.csv")) as tmp, open(tmp, "w", newline="") as f:
-    writer = csv.DictWriter(f, fieldnames=COLUMNS)
-    writer.writeheader()
-    for row in rows:
-      writer.writerow({k: row.get(k, "") for k in COLUMNS})
-  lines = ["| method | W2 | energy TVD | distance TVD |", "|---|---|---|---|"]
-  for row in rows:
-    cells = [row["method"]]
-    for name in ("w2", "energy_tvd", "dist_tvd"):
-      cells.append(f"{row[name + '_mean']:.4f} ± {row[name + '_std']:.4f}"
-                   if name + "_mean" in row else "")
-    lines.append("| " + " | ".join(cells) + " |")
-  table = "\n".join(lines) + "\n"
-  with io.atomic_path(os.path.join(folder, "metrics.md")) as tmp, open(tmp, "w") as f:
-    f.write(table)
-  return table
-
-
-def _save_figure(folder, target, methods, reference):
-  from common import plotting  # pylint: disable=g-import-not-at-top
-  batch_energy = jax.jit(jax.vmap(target.energy))
-  energies = {"reference": np.asarray(batch_energy(reference))}
-  energies.update({name: np.asarray(batch_energy(x)) for name, x in methods.items()})
-  low, high = np.percentile(energies["reference"], [0.5, 99.5])
-  panels = 2 if target.n_particles > 1 else 1
-  fig, axes = plotting.new_figure(panels, panel_size=4.2)
-  plotting.plot_histograms(axes[0], energies, edges=np.linspace(low, high, 81), xlabel="energy",
-                           title=f"{target.name}: energy")
-  if panels == 2:
-    dists = {name: np.asarray(particles.pair_distances(x, target.n_particles))
-             for name, x in {"reference": reference, **methods}.items()}
-    plotting.plot_histograms(axes[1], dists,
-                             edges=np.linspace(0, np.percentile(dists["reference"], 99.9), 81),
-                             xlabel="pairwise distance", title=f"{target.name}: distances")
-  plotting.save_figure(fig, os.path.join(folder, "histograms.png"))
 
 
 def main(argv) -> None:
@@ -159,19 +113,14 @@ def main(argv) -> None:
   if _SAVE_DIR.value:
     folder = cli.make_output_dir(*os.path.split(os.path.abspath(_SAVE_DIR.value)), "save_dir")
   else:
-    folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value or f"dikl_eval_{target.name}")
+    folder = cli.make_output_dir(_RUN.file_path.value,
+                                 _RUN.expe_name.value or f"dikl_eval_{target.name}")
   cli.write_config(folder, cli.flag_values(
-      ["target", "sample_path", "model_path", "num_samples", "name", "reference", "baseline_sample_dir", "repeats",
-       "eval_size", "seed"]))
-  rows = []
-  for name, samples in methods.items():
-    scores = metrics.evaluate(samples, reference, target, repeats=_REPEATS.value,
-                              size=_SIZE.value, seed=_SEED.value)
-    rows.append({"method": name, **scores})
-    print(f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()), flush=True)
-  table = _write_tables(folder, rows)
-  io.save_json(os.path.join(folder, "metrics.json"), {row["method"]: row for row in rows})
-  _save_figure(folder, target, methods, reference)
+      ["target", "sample_path", "model_path", "num_samples", "name", "reference",
+       "baseline_sample_dir", "repeats", "eval_size", "seed"]))
+  rows = evaluation.evaluate(methods, reference, target, repeats=_REPEATS.value,
+                             size=_SIZE.value, seed=_SEED.value)
+  table = evaluation.write_report(folder, target, methods, reference, rows)
   print("\n" + table + f"Outputs written to {folder}")
 
 

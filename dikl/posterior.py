@@ -24,14 +24,19 @@ modes first and weight the modes by their posterior mass. K = 0 is plain importa
 The temperatures are linear (b_k = k/K) or geometric from a first b_1 (``annealing_temperatures``):
 on a proposal of width σ_t/α_t far above the target's local width s, a first increment b_1 E of
 order one needs b_1 ≈ (s α_t/σ_t)², which a linear schedule only reaches with K ~ (σ_t/(s α_t))².
+
+``make_noisy_score`` turns this into the batch estimator ``NoisyScoreFn`` that DiKL's generator
+step takes (``dikl.dikl.dikl``'s ``target_score``); ``exact_noisy_score`` puts a closed form,
+where there is one, in its place.
 """
 
 from typing import Callable, NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 
-from common import sde
+from common.kernels import sde
 
 
 class PosteriorConfig(NamedTuple):
@@ -141,3 +146,69 @@ def noisy_score(
   grads = -sde.energy_grad(energy_fn, state.position)
   score = alpha * (jnp.mean(state.position, 0) + jnp.mean(grads, 0)) - x_t
   return score, jnp.mean(acceptance) if config.mala_steps else jnp.float32(1.0)
+
+
+NoisyScoreFn = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+"""``(key, x_t (N, d), α_t (N,), σ_t (N,)) -> (ŝ_d (N, d), MALA acceptances (N,))``."""
+
+ANNEALING_SCHEDULES = ("linear", "geometric")
+
+
+def make_noisy_score(energy_fn: Callable[[jax.Array], jax.Array], *, num_importance: int = 10,
+                     num_chains: int = 1, mala_steps: int = 5, adapt_step_size: bool = False,
+                     annealing_steps: int = 0, annealing_schedule: str = "linear",
+                     step_scale: float = 0.5, posterior_std: float = 1.0) -> NoisyScoreFn:
+  """ŝ_d for a batch: ``noisy_score`` per row, with step sizes scaled to each posterior's width.
+
+  The initial MALA step is ``step_scale`` times the posterior's variance, min(σ²/α², s²) with
+  s = ``posterior_std`` (the target's local width). With ``annealing_steps`` > 0 the tempered
+  steps follow π_b's variance 1/(α²/σ² + b/s²), and ``annealing_schedule="geometric"`` starts
+  the temperatures at b_1 = min(1, (s α/σ)²), where b_1 E is of order one on the proposals.
+
+  Args:
+    energy_fn: the target's energy E, one configuration (d,) -> scalar.
+    num_importance, num_chains, mala_steps, adapt_step_size, annealing_steps: ``PosteriorConfig``.
+    annealing_schedule: "linear" or "geometric" (``ANNEALING_SCHEDULES``).
+    step_scale: the MALA steps as a fraction of the posterior's variance.
+    posterior_std: s, the target's local width.
+  """
+  if annealing_schedule not in ANNEALING_SCHEDULES:
+    raise ValueError(f"annealing_schedule must be one of {ANNEALING_SCHEDULES}, "
+                     f"got {annealing_schedule!r}")
+  config = PosteriorConfig(num_importance=num_importance, num_chains=num_chains,
+                           mala_steps=mala_steps, adapt_step_size=adapt_step_size,
+                           annealing_steps=annealing_steps)
+  geometric = annealing_schedule == "geometric"
+  s2 = posterior_std**2
+
+  def one(key, x_t, alpha, sigma):
+    step = step_scale * jnp.minimum(sigma**2 / alpha**2, s2)
+    if not annealing_steps:
+      return noisy_score(key, energy_fn, x_t, alpha, sigma, config, step_size=step)
+    first = jnp.minimum(1.0, s2 * alpha**2 / sigma**2) if geometric else None
+    temperatures = annealing_temperatures(annealing_steps, first)
+    anneal_steps = step_scale / (alpha**2 / sigma**2 + temperatures[1:] / s2)
+    return noisy_score(key, energy_fn, x_t, alpha, sigma, config, step_size=step,
+                       anneal_step_sizes=anneal_steps, temperatures=temperatures)
+
+  def scores(key, x_t, alpha, sigma):
+    chex.assert_rank(x_t, 2)
+    return jax.vmap(one)(jax.random.split(key, x_t.shape[0]), x_t, alpha, sigma)
+
+  return scores
+
+
+def exact_noisy_score(score_fn: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+                      ) -> NoisyScoreFn:
+  """A closed-form noisy score ``score_fn(x_t (d,), α_t, σ_t)`` as a ``NoisyScoreFn``.
+
+  In DiKL's generator step in place of the posterior sampling, it separates the error of that
+  sampling from the error of the generator and score network's learning (acceptances are 1).
+  """
+
+  def scores(key, x_t, alpha, sigma):
+    del key
+    chex.assert_rank(x_t, 2)
+    return jax.vmap(score_fn)(x_t, alpha, sigma), jnp.ones_like(alpha)
+
+  return scores

@@ -1,37 +1,30 @@
-"""What the DxMI training entry points share: their flags, checks of the algorithm's config
-fields, and the ``algorithm.DxMIConfig`` those fields describe."""
+"""What the DxMI training entry points share: checks of the algorithm's configuration fields,
+their translation into ``dxmi.algorithm.dxmi``'s keyword arguments, and the output folder."""
 
-from typing import NamedTuple
+from typing import Callable
 
-from absl import flags
 import ml_collections
+import numpy as np
+import optax
 
-from common import cli
+from common import types
+from common.infra import cli
+from common.training import checkpoint
 from dxmi import algorithm
+from dxmi import policy as policy_lib
+
+# The Info fields each progress line shows.
+PROGRESS_FIELDS = ("energy_data", "energy_sample", "td_loss")
 
 
-class Flags(NamedTuple):
-  config: flags.FlagHolder
-  file_path: flags.FlagHolder
-  expe_name: flags.FlagHolder
-
-
-def define_flags(config_name: str, default_expe_name: str) -> Flags:
-  """``--config`` (default ``configs/<config_name>.py``), ``--file_path``, ``--expe_name``."""
-  return Flags(
-      cli.define_config(cli.config_file(config_name)),
-      flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs."),
-      flags.DEFINE_string("expe_name", default_expe_name, "Output subfolder."))
-
-
-def start(entry_flags: Flags, validate) -> tuple[ml_collections.ConfigDict, str]:
-  """Validates the config (nothing is created on a bad one), then makes the output folder
-  with config.json; returns (config, folder)."""
-  config = entry_flags.config.value
+def start(config: ml_collections.ConfigDict, run_flags: cli.RunFlags,
+          validate: Callable[[ml_collections.ConfigDict], None]) -> str:
+  """Validates the config (nothing is created on a bad one), then makes (and locks) the output
+  folder with config.json; returns the folder."""
   validate(config)
-  folder = cli.make_output_dir(entry_flags.file_path.value, entry_flags.expe_name.value)
+  folder = cli.make_output_dir(run_flags.file_path.value, run_flags.expe_name.value)
   cli.write_config(folder, config.to_dict())
-  return config, folder
+  return folder
 
 
 def check_algorithm_fields(config: ml_collections.ConfigDict) -> None:
@@ -47,15 +40,23 @@ def check_algorithm_fields(config: ml_collections.ConfigDict) -> None:
             "must be 'sigmoid', 'linear' or 'none'")
   cli.check(config.buffer_capacity >= config.batch_size * config.num_steps,
             "config.buffer_capacity", "must hold one batch of transitions")
+  # The data batch and the policy's minibatch are split over the devices.
   cli.check_batch_size(config.batch_size, "config.batch_size")
 
 
-def algorithm_config(config: ml_collections.ConfigDict,
-                     running_cost_in_value: bool) -> algorithm.DxMIConfig:
-  return algorithm.DxMIConfig(
-      tau_entropy=config.tau_entropy, tau_velocity=config.tau_velocity, gamma=config.gamma,
-      time_cost=config.time_cost, time_cost_value=config.time_cost_value,
-      running_cost_in_value=running_cost_in_value, value_lr=config.value_lr,
-      sampler_lr=config.sampler_lr, log_std_lr_multiplier=config.log_std_lr_multiplier,
-      sampler_grad_clip=config.sampler_grad_clip, policy_batch=config.batch_size,
-      buffer_capacity=config.buffer_capacity)
+def make_algorithm(config: ml_collections.ConfigDict, policy: policy_lib.Policy,
+                   value_fn: policy_lib.ValueFn, running_cost_in_value: bool) -> types.Sampler:
+  """``dxmi.algorithm.dxmi`` with the configuration's hyperparameters and optimisers."""
+  return algorithm.dxmi(
+      policy=policy, value_fn=value_fn,
+      sampler_optimizer=algorithm.sampler_optimizer(
+          config.sampler_lr, config.log_std_lr_multiplier, config.sampler_grad_clip),
+      value_optimizer=optax.adam(config.value_lr), tau_entropy=config.tau_entropy,
+      tau_velocity=config.tau_velocity, gamma=config.gamma, time_cost=config.time_cost,
+      time_cost_value=config.time_cost_value, running_cost_in_value=running_cost_in_value,
+      policy_batch=config.batch_size, buffer_capacity=config.buffer_capacity)
+
+
+def infos(histories: checkpoint.History) -> algorithm.DxMIInfo:
+  """The per-iteration ``DxMIInfo`` fields of a training's histories, as one ``DxMIInfo``."""
+  return algorithm.DxMIInfo(*(np.asarray(histories[name]) for name in algorithm.DxMIInfo._fields))

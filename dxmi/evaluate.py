@@ -16,15 +16,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import cli
-from common import ddpm
-from common import digit_metrics
-from common import digit_models
-from common import digits
-from common import io
-from common import plotting
-from dxmi import algorithm
+from common.diffusion import ddpm
+from common.digits import data as digits
+from common.digits import metrics as digit_metrics
+from common.digits import models as digit_models
+from common.infra import cli
+from common.infra import io
+from common.infra import plotting
 from dxmi import digits_sampler
+from dxmi import policy as policy_lib
 
 _MODEL_DIR = flags.DEFINE_string("model_dir", digit_models.DEFAULT_MODEL_DIR,
                                  "Cache of the trained DDPM and classifier.")
@@ -36,8 +36,7 @@ _NUM_SAMPLES = flags.DEFINE_integer("num_samples", digits.NUM_TRAIN, "Digits per
 _VALUE_GUIDANCE = flags.DEFINE_float("value_guidance", 0.0,
                                      "λ of value-guided DxMI sampling (0: not evaluated).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the samplers' noise.")
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", "dxmi_evaluate", "Output subfolder.")
+_RUN_FLAGS = cli.define_run_flags("dxmi_evaluate", resume=False)
 
 _REDUCTIONS = {"var_quadratic": ("var", "quadratic"), "var_linear": ("var", "linear"),
                "step_quadratic": ("step", "quadratic")}
@@ -71,43 +70,43 @@ def _validate() -> None:
       cli.check_params_file(os.path.join(_RUN_DIR.value, name), "run_dir")
 
 
-def main(argv) -> None:
-  del argv
-  _validate()
-  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
-  cli.write_config(folder, cli.flag_values(
-      ["model_dir", "ddpm_steps", "run_dir", "num_steps", "num_samples", "value_guidance",
-       "seed"]))
-  data = digits.load()
-  evaluator = digit_metrics.Evaluator(digit_models.train_or_load_classifier(_MODEL_DIR.value),
-                                      data)
-  net_params = digit_models.train_or_load_ddpm(_MODEL_DIR.value, _DDPM_STEPS.value)
-  key_init, key_noise = jax.random.split(jax.random.key(_SEED.value))
-  num, steps = _NUM_SAMPLES.value, _NUM_STEPS.value
+def _dxmi_samples(net_params, key_init: jax.Array, key_noise: jax.Array, num: int, steps: int
+                  ) -> dict[str, np.ndarray]:
+  """The DxMI run's sampler and, with ``--value_guidance``, its value-guided version."""
+  run_config = cli.load_json(os.path.join(_RUN_DIR.value, "config.json"), "run_dir")
+  few_step, reduced = digits_sampler.policy(steps, run_config["spacing"])
+  params = io.load_params(os.path.join(_RUN_DIR.value, "sampler.msgpack"),
+                          policy_lib.init_sampler_params(few_step, net_params, reduced.std))
+  samples = {f"dxmi_{steps}": np.asarray(
+      digits_sampler.sampler(few_step, num)(params, key_noise))}
+  if _VALUE_GUIDANCE.value > 0:
+    energy_net, value_fn = digits_sampler.energy_network(tuple(run_config["value_hidden"]))
+    energy = io.load_params(os.path.join(_RUN_DIR.value, "energy.msgpack"),
+                            energy_net.init(key_init, None, jnp.zeros((1, digits.DIM))))
+    guided = digits_sampler.sampler(few_step, num, lambda p: policy_lib.value_guidance(
+        few_step, value_fn, energy, p, _VALUE_GUIDANCE.value))
+    samples[f"dxmi_{steps}_guided"] = np.asarray(guided(params, key_noise))
+  return samples
 
+
+def _samples(net_params, num: int, steps: int) -> dict[str, np.ndarray]:
+  """Every sampler's ``num`` digits, all from the same noise."""
+  key_init, key_noise = jax.random.split(jax.random.key(_SEED.value))
   samples = {"ddpm_1000": np.asarray(jax.jit(lambda k, x: ddpm.ancestral_sample(
       k, digit_models.eps_fn(net_params), digit_models.ddpm_schedule(), x))(
           key_noise, jax.random.normal(key_init, (num, digits.DIM))))}
   for name, (reduction, spacing) in _REDUCTIONS.items():
     few_step, reduced = digits_sampler.policy(steps, spacing, reduction)
-    params = algorithm.init_sampler_params(few_step, net_params, reduced.std)
+    params = policy_lib.init_sampler_params(few_step, net_params, reduced.std)
     samples[f"{name}_{steps}"] = np.asarray(
         digits_sampler.sampler(few_step, num)(params, key_noise))
   if _RUN_DIR.value is not None:
-    run_config = cli.load_json(os.path.join(_RUN_DIR.value, "config.json"), "run_dir")
-    few_step, reduced = digits_sampler.policy(steps, run_config["spacing"])
-    params = io.load_params(os.path.join(_RUN_DIR.value, "sampler.msgpack"),
-                            algorithm.init_sampler_params(few_step, net_params, reduced.std))
-    samples[f"dxmi_{steps}"] = np.asarray(digits_sampler.sampler(few_step, num)(params, key_noise))
-    if _VALUE_GUIDANCE.value > 0:
-      energy_net, value_fn = digits_sampler.energy_network(tuple(run_config["value_hidden"]))
-      energy = io.load_params(os.path.join(_RUN_DIR.value, "energy.msgpack"),
-                              energy_net.init(key_init, None, jnp.zeros((1, digits.DIM))))
-      guided = digits_sampler.sampler(few_step, num, lambda p: algorithm.value_guidance(
-          few_step, value_fn, energy, p, _VALUE_GUIDANCE.value))
-      samples[f"dxmi_{steps}_guided"] = np.asarray(guided(params, key_noise))
+    samples.update(_dxmi_samples(net_params, key_init, key_noise, num, steps))
+  return samples
 
-  rows = {name: evaluator(x) for name, x in samples.items()}
+
+def _write_outputs(folder: str, samples: dict[str, np.ndarray], rows: dict[str, dict]) -> None:
+  """samples_<sampler>.npy, grid_<sampler>.png, metrics.json and metrics.csv."""
   for name, x in samples.items():
     io.save_npy(os.path.join(folder, f"samples_{name}.npy"), x)
     fig, (ax,) = plotting.new_figure(1, panel_size=5.0)
@@ -121,6 +120,22 @@ def main(argv) -> None:
     writer.writerow(["sampler", *columns])
     for name, row in rows.items():
       writer.writerow([name, *(f"{row[c]:.6g}" for c in columns)])
+
+
+def main(argv) -> None:
+  del argv
+  _validate()
+  folder = cli.make_output_dir(_RUN_FLAGS.file_path.value, _RUN_FLAGS.expe_name.value)
+  cli.write_config(folder, cli.flag_values(
+      ["model_dir", "ddpm_steps", "run_dir", "num_steps", "num_samples", "value_guidance",
+       "seed"]))
+  data = digits.load()
+  evaluator = digit_metrics.Evaluator(digit_models.train_or_load_classifier(_MODEL_DIR.value),
+                                      data)
+  net_params = digit_models.train_or_load_ddpm(_MODEL_DIR.value, _DDPM_STEPS.value)
+  samples = _samples(net_params, _NUM_SAMPLES.value, _NUM_STEPS.value)
+  rows = {name: evaluator(x) for name, x in samples.items()}
+  _write_outputs(folder, samples, rows)
   width = max(len(n) for n in rows)
   print(f"{'sampler':{width}}  clfFD-train  clfFD-test  entropy  confidence  memorisation")
   for name, row in rows.items():

@@ -5,7 +5,7 @@ from typing import Callable
 import jax.numpy as jnp
 import numpy as np
 
-from common import plotting
+from common.infra import plotting
 
 
 def toy2d_summary(path: str, data: np.ndarray, samples_plain: np.ndarray,
@@ -35,7 +35,7 @@ def toy2d_summary(path: str, data: np.ndarray, samples_plain: np.ndarray,
 def digits_summary(path: str, start_samples: np.ndarray, samples: np.ndarray, infos,
                    evaluations: np.ndarray) -> str:
   """Sample grids before and after fine-tuning; clfFD per evaluation; energies; V along t."""
-  from common import digits  # pylint: disable=g-import-not-at-top
+  from common.digits import data as digits  # pylint: disable=g-import-not-at-top
   fig, axes = plotting.new_figure(5)
   digits.plot_grid(axes[0], start_samples[:64], 8)
   axes[0].set(title="FastDPM-VAR start")

@@ -4,8 +4,8 @@ The same command as ``python -m common.pretrain_digits`` (the weights are shared
 ``reward_guidance``); see there for the flags and outputs.
 """
 
-from common import cli
 from common import pretrain_digits
+from common.infra import cli
 
 if __name__ == "__main__":
   cli.run(pretrain_digits.main)

@@ -23,20 +23,22 @@ import numpy as np
 import optax
 from sklearn import metrics as sk_metrics
 
-from common import cli
-from common import ddpm
-from common import fastdpm
-from common import fitting
-from common import gaussian_mixture
-from common import io
-from common import metrics
-from common import networks
-from dxmi import algorithm
+from common.diffusion import ddpm
+from common.evaluation import metrics
+from common.infra import cli
+from common.infra import io
+from common.networks import mlp as networks
+from common.networks import residual_mlp
+from common.targets import gaussian_mixture
+from common.training import driver
+from common.training import fitting
 from dxmi import entry
+from dxmi import fastdpm
 from dxmi import figures
-from dxmi import training
+from dxmi import policy as policy_lib
 
-_FLAGS = entry.define_flags("dxmi_toy2d", "dxmi_toy2d")
+_CONFIG = cli.define_config(cli.config_file("dxmi_toy2d"))
+_RUN = cli.define_run_flags("dxmi_toy2d", resume=False)
 
 
 def validate(config) -> None:
@@ -74,14 +76,14 @@ def plain_ddpm_schedule(config) -> ddpm.DiscreteSchedule:
 def starting_steps(config) -> fastdpm.ReducedSchedule:
   """The pretrained starting sampler's steps: the plain DDPM's or the FastDPM-VAR reduction."""
   if config.policy_init == "plain":
-    return algorithm.ancestral_steps(plain_ddpm_schedule(config))
+    return policy_lib.ancestral_steps(plain_ddpm_schedule(config))
   return fastdpm.var_schedule(config.num_steps, config.spacing)
 
 
 def zero_output_layer(params: dict) -> dict:
-  """Zeroes the last Dense layer of a ``ddpm.ResidualMLP``, so that the scratch policy's mean
-  x + f(x, t) starts as the identity and its first samples are x_0 plus the steps' noise, spread
-  over the plane rather than thrown wherever a random f points."""
+  """Zeroes the last Dense layer of a ``residual_mlp.ResidualMLP``, so that the scratch policy's
+  mean x + f(x, t) starts as the identity and its first samples are x_0 plus the steps' noise,
+  spread over the plane rather than thrown wherever a random f points."""
   layers = params["params"]
   last = max((name for name in layers if name.startswith("Dense_")),
              key=lambda name: int(name.split("_")[1]))
@@ -94,104 +96,115 @@ def energy_auc(energy: np.ndarray, energy_uniform: np.ndarray) -> float:
   return float(sk_metrics.roc_auc_score(labels, -np.concatenate([energy, energy_uniform])))
 
 
-def main(argv) -> None:
-  del argv
-  config, folder = entry.start(_FLAGS, validate)
-  keys = jax.random.split(jax.random.key(config.seed), 8)
-  mixture = eight_gaussians(config)
+def pretrain(config, eps_net: residual_mlp.ResidualMLP, train_data: jax.Array, key: jax.Array,
+             schedule: ddpm.DiscreteSchedule, label: str):
+  """ε-network parameters fitted to ``train_data`` by the DDPM loss on ``schedule``."""
+  key_init, key_fit = jax.random.split(key)
+  params, _ = fitting.fit(
+      key_fit, eps_net.init(key_init, train_data[:1], jnp.zeros((1,))),
+      lambda p, k, batch: ddpm.eps_loss(eps_net.apply, p, schedule, k, batch[0]),
+      optax.adam(config.pretrain_lr), (train_data,), batch_size=config.pretrain_batch,
+      num_steps=config.pretrain_steps, label=label)
+  return params
 
-  eps_net = ddpm.ResidualMLP(out_dim=2, width=config.width, num_blocks=config.num_blocks,
-                             time_dim=config.time_dim)
-  train_data = gaussian_mixture.sample_gaussian_mixture(keys[0], mixture, 100_000)
 
-  def pretrain(key, schedule, label):
-    key_init, key_fit = jax.random.split(key)
-    params, _ = fitting.fit(
-        key_fit, eps_net.init(key_init, train_data[:1], jnp.zeros((1,))),
-        lambda p, k, batch: ddpm.eps_loss(eps_net.apply, p, schedule, k, batch[0]),
-        optax.adam(config.pretrain_lr), (train_data,), batch_size=config.pretrain_batch,
-        num_steps=config.pretrain_steps, label=label)
-    return params
+def starting_sampler(config, eps_net: residual_mlp.ResidualMLP, train_data: jax.Array,
+                     plain_params, key: jax.Array) -> tuple[fastdpm.ReducedSchedule, dict]:
+  """DxMI's starting steps and ε-network parameters: the plain DDPM, the FastDPM-VAR reduction
+  of a DDPM pretrained with T = 1000, or from scratch (Algorithm 1: mean x + f(x, t) with f = 0,
+  σ_t = scratch_std)."""
+  if config.policy_init == "plain":
+    return starting_steps(config), plain_params
+  if config.policy_init == "fastdpm":
+    return starting_steps(config), pretrain(config, eps_net, train_data, key,
+                                            ddpm.linear_schedule(), "pretrain step")
+  steps = config.num_steps
+  last_std = config.scratch_std if config.learn_last_std else fastdpm.LAST_STEP_STD
+  start = fastdpm.ReducedSchedule(
+      timesteps=np.arange(steps, dtype=np.float64), x_coef=np.ones(steps),
+      eps_coef=np.ones(steps), std=np.append(np.full(steps - 1, config.scratch_std), last_std),
+      gamma_bar=np.full(steps, np.nan))
+  return start, zero_output_layer(eps_net.init(key, train_data[:1], jnp.zeros((1,))))
 
-  # The baseline: a plain DDPM trained directly with T = num_steps steps, β linear from 1e-4
-  # to ``plain_beta_end`` (ᾱ_T ≈ 1e-3 at the default), sampled ancestrally.
-  plain_schedule = plain_ddpm_schedule(config)
-  plain_params = pretrain(keys[1], plain_schedule, "plain DDPM step")
 
-  # 1. DxMI's starting sampler: the plain DDPM above, from scratch (Algorithm 1: mean
-  # x + f(x, t), σ_t = scratch_std) or the FastDPM-VAR reduction of a DDPM pretrained with
-  # T = 1000.
-  if config.policy_init != "scratch":
-    start = starting_steps(config)
-    net_params = (plain_params if config.policy_init == "plain"
-                  else pretrain(keys[2], ddpm.linear_schedule(), "pretrain step"))
-  else:
-    steps = config.num_steps
-    last_std = config.scratch_std if config.learn_last_std else fastdpm.LAST_STEP_STD
-    start = fastdpm.ReducedSchedule(
-        timesteps=np.arange(steps, dtype=np.float64), x_coef=np.ones(steps),
-        eps_coef=np.ones(steps), std=np.append(np.full(steps - 1, config.scratch_std), last_std),
-        gamma_bar=np.full(steps, np.nan))
-    net_params = zero_output_layer(eps_net.init(keys[2], train_data[:1], jnp.zeros((1,))))
-
-  # 2. The few-step sampler and the value network.
-  policy = algorithm.make_policy(eps_net.apply, start, dim=2, std_max=config.std_max,
-                                 learn_last_std=config.learn_last_std)
-  value_net = networks.FourierTimeMLP(tuple(config.value_hidden), 1, config.value_frequencies)
-  value_fn = lambda p, x, t: value_net.apply(p, t / config.num_steps, x)[..., 0]
-  value_params = value_net.init(keys[3], jnp.zeros((1,)), train_data[:1])
-  dxmi = algorithm.dxmi(policy, value_fn, entry.algorithm_config(config, True))
-  initial_params = algorithm.init_sampler_params(policy, net_params, start.std)
-  state = dxmi.init(keys[4], initial_params, value_params)
-
-  # 3. Fine-tune.
-  draw = lambda key: gaussian_mixture.sample_gaussian_mixture(key, mixture, config.batch_size)
-  state, infos = training.run(keys[5], dxmi, state, draw, config.iterations, config.chunk_size)
-
-  # 4. Evaluate against fresh data.
-  sample = jax.jit(lambda params, key: algorithm.sample_trajectory(
-      policy, params, key, config.num_eval)[-1])
-  eval_keys = jax.random.split(keys[6], 4)
-  data = np.asarray(gaussian_mixture.sample_gaussian_mixture(eval_keys[0], mixture,
-                                                             config.num_eval))
-  # The starting and the fine-tuned sampler share their noise (eval_keys[1]), so their scores
-  # differ by the sampler only.
-  samples_start = np.asarray(sample(initial_params, eval_keys[1]))
-  key_plain_noise, key_plain_init = jax.random.split(eval_keys[3])
-  samples_plain = np.asarray(jax.jit(lambda key, x: ddpm.ancestral_sample(
+def plain_samples(config, eps_net: residual_mlp.ResidualMLP, plain_params, key: jax.Array
+                  ) -> np.ndarray:
+  """``num_eval`` ancestral samples of the plain T = num_steps DDPM."""
+  key_noise, key_init = jax.random.split(key)
+  schedule = plain_ddpm_schedule(config)
+  draw = jax.jit(lambda key, x: ddpm.ancestral_sample(
       key, lambda x, t: eps_net.apply(plain_params, x, jnp.full(x.shape[:1], t, jnp.float32)),
-      plain_schedule, x))(key_plain_noise, jax.random.normal(key_plain_init,
-                                                             (config.num_eval, 2))))
-  samples = np.asarray(sample(state.sampler_params, eval_keys[1]))
-  uniform = np.asarray(jax.random.uniform(eval_keys[2], (config.num_eval, 2),
+      schedule, x))
+  return np.asarray(draw(key_noise, jax.random.normal(key_init, (config.num_eval, 2))))
+
+
+def evaluate(config, mixture: gaussian_mixture.GaussianMixture, samples: dict[str, np.ndarray],
+             energy, key_data: jax.Array, key_uniform: jax.Array) -> tuple[dict, np.ndarray]:
+  """Sliced W2 of each sampler's samples against fresh data; the AUC of −E (data against
+  Uniform[−a, a]²); returns (metrics, the data)."""
+  data = np.asarray(gaussian_mixture.sample_gaussian_mixture(key_data, mixture, config.num_eval))
+  uniform = np.asarray(jax.random.uniform(key_uniform, (config.num_eval, 2),
                                           minval=-config.uniform_half_width,
                                           maxval=config.uniform_half_width))
-  energy = jax.jit(lambda x: value_fn(state.value_params, x,
-                                      jnp.full((x.shape[0],), config.num_steps)))
-  sliced = lambda x: metrics.sliced_wasserstein2(x, data, config.num_projections, config.seed)
-  result = {
-      "sliced_w2_dxmi": sliced(samples),
-      "sliced_w2_start": sliced(samples_start),
-      "sliced_w2_plain_ddpm": sliced(samples_plain),
-      "energy_auc": energy_auc(np.asarray(energy(data)), np.asarray(energy(uniform))),
-      "final_std": np.asarray(infos.std[-1]),
-      "initial_std": np.asarray(start.std),
-      "mean_value_along_trajectory": np.asarray(infos.values[-100:].mean(0)),
-  }
+  result = {f"sliced_w2_{name}": metrics.sliced_wasserstein2(
+      x, data, config.num_projections, config.seed) for name, x in samples.items()}
+  result["energy_auc"] = energy_auc(np.asarray(energy(data)), np.asarray(energy(uniform)))
   result["sliced_w2_ratio_plain_over_dxmi"] = (
       result["sliced_w2_plain_ddpm"] / result["sliced_w2_dxmi"])
-  result["wall_time_s"] = time.perf_counter() - _START
+  return result, data
 
-  io.save_histories(folder, {
-      "energy_data": infos.energy_data, "energy_sample": infos.energy_sample,
-      "td_loss": infos.td_loss, "policy_loss": infos.policy_loss, "values": infos.values,
-      "std": infos.std})
-  io.save_npy(os.path.join(folder, "samples.npy"), samples)
-  io.save_npy(os.path.join(folder, "samples_start.npy"), samples_start)
-  io.save_npy(os.path.join(folder, "samples_plain_ddpm.npy"), samples_plain)
+
+def main(argv) -> None:
+  del argv
+  config = _CONFIG.value
+  folder = entry.start(config, _RUN, validate)
+  keys = jax.random.split(jax.random.key(config.seed), 8)
+  mixture = eight_gaussians(config)
+  eps_net = residual_mlp.ResidualMLP(out_dim=2, width=config.width, num_blocks=config.num_blocks,
+                                     time_dim=config.time_dim)
+  train_data = gaussian_mixture.sample_gaussian_mixture(keys[0], mixture, 100_000)
+  # The baseline: a plain DDPM trained directly with T = num_steps steps, β linear from 1e-4
+  # to ``plain_beta_end`` (ᾱ_T ≈ 1e-3 at the default), sampled ancestrally.
+  plain_params = pretrain(config, eps_net, train_data, keys[1], plain_ddpm_schedule(config),
+                          "plain DDPM step")
+  start, net_params = starting_sampler(config, eps_net, train_data, plain_params, keys[2])
+  policy = policy_lib.make_policy(eps_net.apply, start, dim=2, std_max=config.std_max,
+                                  learn_last_std=config.learn_last_std)
+  value_net = networks.FourierTimeMLP(tuple(config.value_hidden), 1, config.value_frequencies)
+  value_fn = lambda p, x, t: value_net.apply(p, t / config.num_steps, x)[..., 0]
+  dxmi = entry.make_algorithm(config, policy, value_fn, running_cost_in_value=True)
+  initial_params = policy_lib.init_sampler_params(policy, net_params, start.std)
+  state = dxmi.init(keys[4], initial_params,
+                    value_net.init(keys[3], jnp.zeros((1,)), train_data[:1]))
+
+  state, histories = driver.train(
+      dxmi.step, state, keys[5], num_steps=config.iterations, chunk_size=config.chunk_size,
+      batch_fn=lambda key: (gaussian_mixture.sample_gaussian_mixture(key, mixture,
+                                                                    config.batch_size),),
+      progress_fields=entry.PROGRESS_FIELDS, label="iteration")
+  infos = entry.infos(histories)
+
+  # The starting and the fine-tuned sampler share their noise, so their scores differ by the
+  # sampler only.
+  eval_keys = jax.random.split(keys[6], 4)
+  sample = jax.jit(dxmi.sample, static_argnums=2)
+  samples = {"dxmi": np.asarray(sample(eval_keys[1], state.sampler_params, config.num_eval)),
+             "start": np.asarray(sample(eval_keys[1], initial_params, config.num_eval)),
+             "plain_ddpm": plain_samples(config, eps_net, plain_params, eval_keys[3])}
+  energy = jax.jit(lambda x: value_fn(state.value_params, x,
+                                      jnp.full((x.shape[0],), config.num_steps)))
+  result, data = evaluate(config, mixture, samples, energy, eval_keys[0], eval_keys[2])
+  result.update(final_std=np.asarray(infos.std[-1]), initial_std=np.asarray(start.std),
+                mean_value_along_trajectory=np.asarray(infos.values[-100:].mean(0)),
+                wall_time_s=time.perf_counter() - _START)
+
+  io.save_histories(folder, histories)
+  for name, suffix in (("dxmi", ""), ("start", "_start"), ("plain_ddpm", "_plain_ddpm")):
+    io.save_npy(os.path.join(folder, f"samples{suffix}.npy"), samples[name])
   io.save_json(os.path.join(folder, "metrics.json"), result)
-  png = figures.toy2d_summary(os.path.join(folder, "dxmi_toy2d.png"), data, samples_plain,
-                              samples_start, samples, energy, config.uniform_half_width, infos)
+  png = figures.toy2d_summary(os.path.join(folder, "dxmi_toy2d.png"), data, samples["plain_ddpm"],
+                              samples["start"], samples["dxmi"], energy,
+                              config.uniform_half_width, infos)
   print(f"sliced W2: DxMI {result['sliced_w2_dxmi']:.4f}, plain {config.num_steps}-step DDPM "
         f"{result['sliced_w2_plain_ddpm']:.4f} (ratio "
         f"{result['sliced_w2_ratio_plain_over_dxmi']:.2f}), DxMI's start "

@@ -21,7 +21,9 @@ Since ∇_θV = softmax(θ) − w(x) (w the responsibilities) sums to zero, Σθ
 Key schedule (that of the published code, so seed 0 reproduces it number for number): a seed key
 is split in three, ``[0]`` continues the chain and ``[1]`` draws the initial particles; every
 step's key is split in three likewise, ``[0]`` becoming the next step's key (``next_key``),
-``[1]`` driving the Langevin noise and ``[2]`` the reference draw.
+``[1]`` driving the Langevin noise and ``[2]`` the reference draw. This chain, not the
+training driver's ``fold_in(key, step)`` (``common.training.driver``), is why the particle run
+has its own compiled loop (``make_runner``, on ``common.training.loops``).
 """
 
 from typing import Callable, NamedTuple, Sequence
@@ -31,11 +33,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import energies
-from common import loops
-from common import parallel
-from common import quadrature
-from common import sde
+from common import types
+from common.evaluation import quadrature
+from common.infra import parallel
+from common.kernels import sde
+from common.targets import energies
+from common.training import loops
 
 NUM_COMPONENTS = 6
 DIM = 2
@@ -76,18 +79,14 @@ class Info(NamedTuple):
 
 
 class Draws(NamedTuple):
-  """The random numbers of one single-loop step."""
+  """The random numbers of one single-loop step (the step's batch, ``common.types``)."""
   langevin: jax.Array  # (bs, 2) standard normal noise of the Langevin move
   reference: jax.Array  # (bs_ref, 2) reference draws
 
 
-class Algorithm(NamedTuple):
-  init: Callable[[jax.Array], State]
-  step: Callable[[jax.Array, State], tuple[State, Info]]
-  # The single loop only (None otherwise): ``step(key, s) == update(draw(key), s)``, so that a
-  # compiled loop can draw the noise of many steps at once (``make_runner``).
-  draw: Callable[[jax.Array], Draws] | None = None
-  update: Callable[[Draws, State], tuple[State, Info]] | None = None
+def sample_stationary(key: jax.Array, theta: jax.Array, n: int) -> jax.Array:
+  """``n`` exact draws (n, 2) of π_θ, the mixture Σᵢ softmax(θ)ᵢ N(cᵢ, I)."""
+  return energies.sample_isotropic_mixture(key, theta, CENTRES, 1.0, n)
 
 
 def next_key(key: jax.Array) -> jax.Array:
@@ -95,11 +94,40 @@ def next_key(key: jax.Array) -> jax.Array:
   return jax.random.split(key, 3)[0]
 
 
+def single_loop_draw(
+    *, num_particles: int, num_reference: int, theta_init: jax.Array, reference_std: float
+) -> Callable[[jax.Array], Draws]:
+  """``draw(key) -> Draws``: a single-loop step's random numbers from its key (key schedule of
+  the module docstring), so that a compiled loop can draw those of many steps at once."""
+  theta_init = jnp.asarray(theta_init, jnp.float32)
+
+  def draw(key: jax.Array) -> Draws:
+    _, key_langevin, key_reference = jax.random.split(key, 3)
+    return Draws(jax.random.normal(key_langevin, (num_particles, DIM)),
+                 energies.sample_isotropic_mixture(key_reference, theta_init, CENTRES,
+                                                   reference_std, num_reference))
+
+  return draw
+
+
+def _nested_chain(key: jax.Array, particles: jax.Array, theta: jax.Array, step_size: float,
+                  inner_steps: int, warm_start: bool) -> jax.Array:
+  """The nested loop's particles: ``inner_steps`` ULA steps at θ, from the particles (warm) or
+  from fresh N(0, I) draws (cold)."""
+  if not warm_start:
+    key_init, key = jax.random.split(key)
+    particles = jax.random.normal(key_init, particles.shape)
+  langevin = sde.ula(potential, step_size)
+  chain, _ = jax.lax.scan(lambda s, k: langevin.step(k, s, theta), langevin.init(particles),
+                          jax.random.split(key, inner_steps))
+  return chain.position
+
+
 def implicit_diffusion(
+    *,
     reward_fn: RewardFn,
     component_rewards: jax.Array,
     theta_init: jax.Array,
-    *,
     num_particles: int = 1000,
     num_reference: int = 1,
     step_size: float = 0.2,
@@ -108,8 +136,8 @@ def implicit_diffusion(
     reference_std: float = 2.0,
     inner_steps: int = 1,
     warm_start: bool = True,
-) -> Algorithm:
-  """Builds the single-loop algorithm (``inner_steps=1``) or the nested-loop baseline.
+) -> types.Sampler:
+  """The single-loop algorithm (``inner_steps=1``, warm) or the nested-loop baseline.
 
   Args:
     reward_fn: r(x) for one point (never differentiated).
@@ -125,37 +153,28 @@ def implicit_diffusion(
     warm_start: nested loop only; False restarts the particles from N(0, I) before every update.
 
   Returns:
-    ``Algorithm(init, step)``: ``init(seed_key) -> State``, ``step(key, state) -> (State, Info)``.
+    ``Sampler(init, step, sample)``: ``init(seed_key) -> State``; ``step(key, state, *draws)
+    -> (State, Info)``, where the single loop takes its ``Draws`` (those of
+    ``single_loop_draw``) instead of drawing them from ``key`` when given; ``sample(key, θ, n)``
+    draws n points of π_θ, the mixture itself.
   """
   theta_init = jnp.asarray(theta_init, jnp.float32)
   component_rewards = jnp.asarray(component_rewards, jnp.float32)
   chex.assert_shape([theta_init, component_rewards], (NUM_COMPONENTS,))
-  langevin = sde.ula(potential, step_size)
+  single_loop = inner_steps == 1 and warm_start
+  draw = single_loop_draw(num_particles=num_particles, num_reference=num_reference,
+                          theta_init=theta_init, reference_std=reference_std)
   batch_reward = jax.vmap(reward_fn)
 
   def init(seed_key: jax.Array) -> State:
     particle_key = jax.random.split(seed_key, 3)[1]
     particles = jax.random.normal(particle_key, (num_particles, DIM))
-    return State(parallel.shard_batch(particles, "bs"), theta_init)
-
-  def sample_particles(key: jax.Array, particles: jax.Array, theta: jax.Array) -> jax.Array:
-    if not warm_start:
-      key_init, key = jax.random.split(key)
-      particles = jax.random.normal(key_init, particles.shape)
-    if inner_steps == 1 and warm_start:  # the single loop: one step, on the key as is
-      return langevin.step(key, langevin.init(particles), theta)[0].position
-    chain, _ = jax.lax.scan(lambda s, k: langevin.step(k, s, theta), langevin.init(particles),
-                            jax.random.split(key, inner_steps))
-    return chain.position
-
-  def draw_reference(key: jax.Array) -> jax.Array:
-    return energies.sample_isotropic_mixture(
-        key, theta_init, CENTRES, reference_std, num_reference)
+    return State(parallel.shard_batch(particles, "the particles"), theta_init)
 
   def theta_step(particles: jax.Array, reference: jax.Array,
                  theta: jax.Array) -> tuple[State, Info]:
     # The particles are split over the devices; the means of the θ update are all-reduced.
-    particles = parallel.shard_batch(particles, "bs")
+    particles = parallel.shard_batch(particles, "the particles")
     rewards = batch_reward(particles)
     grads = theta_gradients(particles, theta)
     kl_grad = jnp.mean(theta_gradients(reference, theta), axis=0) - jnp.mean(grads, axis=0)
@@ -164,27 +183,24 @@ def implicit_diffusion(
                 exact_reward(theta, component_rewards))
     return State(particles, theta), info
 
-  def step(key: jax.Array, state: State) -> tuple[State, Info]:
-    _, key_langevin, key_reference = jax.random.split(key, 3)
-    particles = sample_particles(key_langevin, state.particles, state.theta)
-    return theta_step(particles, draw_reference(key_reference), state.theta)
+  def step(key: jax.Array, state: State, *draws: Draws) -> tuple[State, Info]:
+    if single_loop:
+      (numbers,) = draws or (draw(key),)
+      particles = sde.ula_move(potential, step_size, state.particles, numbers.langevin,
+                               state.theta)
+      return theta_step(particles, numbers.reference, state.theta)
+    if draws:
+      raise ValueError("the nested loop draws its own random numbers; pass none")
+    particles = _nested_chain(jax.random.split(key, 3)[1], state.particles, state.theta,
+                              step_size, inner_steps, warm_start)
+    # The reference draws of the step's key, as the single loop's (the unused noise is
+    # compiled away).
+    return theta_step(particles, draw(key).reference, state.theta)
 
-  if inner_steps != 1 or not warm_start:
-    return Algorithm(init, step)
-
-  def draw(key: jax.Array) -> Draws:
-    _, key_langevin, key_reference = jax.random.split(key, 3)
-    return Draws(jax.random.normal(key_langevin, (num_particles, DIM)),
-                 draw_reference(key_reference))
-
-  def update(draws: Draws, state: State) -> tuple[State, Info]:
-    particles = sde.ula_move(potential, step_size, state.particles, draws.langevin, state.theta)
-    return theta_step(particles, draws.reference, state.theta)
-
-  return Algorithm(init, step, draw, update)
+  return types.Sampler(init, step, sample_stationary)
 
 
-def chain_step(algorithm: Algorithm) -> Callable:
+def chain_step(algorithm: types.Sampler) -> Callable:
   """The loop body on ``(key, state)`` carries, following the published key schedule."""
 
   def body(carry):
@@ -195,7 +211,7 @@ def chain_step(algorithm: Algorithm) -> Callable:
   return body
 
 
-def initial_carry(algorithm: Algorithm, seed_key: jax.Array) -> tuple[jax.Array, State]:
+def initial_carry(algorithm: types.Sampler, seed_key: jax.Array) -> tuple[jax.Array, State]:
   return next_key(seed_key), algorithm.init(seed_key)
 
 
@@ -206,14 +222,15 @@ def initial_carry(algorithm: Algorithm, seed_key: jax.Array) -> tuple[jax.Array,
 DRAW_BLOCK = 32
 
 
-def _advance_one_seed(algorithm: Algorithm, block: int) -> Callable:
+def _advance_one_seed(algorithm: types.Sampler, draw: Callable[[jax.Array], Draws],
+                      block: int) -> Callable:
   """``advance((key, state), length)`` of one seed; the numbers of ``chain_step``'s loop."""
 
   def run_block(carry, length):
     key, state = carry
     key, keys = jax.lax.scan(lambda k, _: (next_key(k), k), key, None, length=length)
-    state, info = jax.lax.scan(lambda s, draws: algorithm.update(draws, s), state,
-                               jax.vmap(algorithm.draw)(keys))
+    state, info = jax.lax.scan(lambda s, draws: algorithm.step(None, s, draws), state,
+                               jax.vmap(draw)(keys))
     return (key, state), info
 
   def advance(carry, length):
@@ -227,15 +244,19 @@ def _advance_one_seed(algorithm: Algorithm, block: int) -> Callable:
   return advance
 
 
-def make_runner(algorithm: Algorithm, num_seeds: int) -> tuple[Callable, Callable]:
+def make_runner(algorithm: types.Sampler, num_seeds: int,
+                draw: Callable[[jax.Array], Draws] | None = None) -> tuple[Callable, Callable]:
   """``(init, advance)`` for ``num_seeds`` independent runs; outputs carry a seed axis.
 
-  ``init(seeds)`` maps an int array (num_seeds,) to the loop carry; ``advance(carry, length)``
-  (jitted, ``length`` static) runs ``length`` steps and returns Info stacked as
-  (length, num_seeds, ...). Several seeds are vmapped; a single seed is not, because the
-  unbatched loop compiles about twice as fast on CPU. The single loop draws its random numbers
-  up to ``DRAW_BLOCK`` steps at a time: the draws of the step-by-step loop, the floats equal up
-  to rounding, 1.7× less CPU time per step.
+  The loop keeps the published key chain (module docstring) in its carry ``(key, state)``
+  rather than the driver's ``fold_in(key, step)``: seed 0 then reproduces the published run
+  number for number. ``init(seeds)`` maps an int array (num_seeds,) to the loop carry;
+  ``advance(carry, length)`` (jitted, ``length`` static) runs ``length`` steps and returns Info
+  stacked as (length, num_seeds, ...). Several seeds are vmapped; a single seed is not, because
+  the unbatched loop compiles about twice as fast on CPU. Given the single loop's ``draw``
+  (``single_loop_draw``), the random numbers are drawn up to ``DRAW_BLOCK`` steps at a time:
+  the draws of the step-by-step loop, the floats equal up to rounding, 1.7× less CPU time per
+  step; without it (the nested loop) the steps draw their own.
   """
   body = chain_step(algorithm)
   if num_seeds == 1:
@@ -250,9 +271,9 @@ def make_runner(algorithm: Algorithm, num_seeds: int) -> tuple[Callable, Callabl
       return jax.vmap(lambda seed: initial_carry(algorithm, jax.random.key(seed)))(seeds)
 
     step = jax.vmap(body)
-  if algorithm.draw is None:  # the nested loop, one step at a time
+  if draw is None:
     return loops.jit_run_once(init), loops.make_chunk_runner(step)
-  advance_one = _advance_one_seed(algorithm, DRAW_BLOCK)
+  advance_one = _advance_one_seed(algorithm, draw, DRAW_BLOCK)
 
   def advance(carry, length):
     if num_seeds == 1:
@@ -265,20 +286,21 @@ def make_runner(algorithm: Algorithm, num_seeds: int) -> tuple[Callable, Callabl
 
 
 def run(
-    algorithm: Algorithm,
+    algorithm: types.Sampler,
     seeds: Sequence[int],
     num_steps: int,
     chunk_size: int,
     on_chunk: Callable[[int, Info], None] | None = None,
+    draw: Callable[[jax.Array], Draws] | None = None,
 ) -> tuple[State, State, Info]:
-  """Runs ``num_steps`` steps from each seed's key ``jax.random.key(seed)``.
+  """Runs ``num_steps`` steps from each seed's key ``jax.random.key(seed)`` (``make_runner``).
 
   Returns:
     The initial and final ``State`` as NumPy arrays with a leading seed axis, and ``Info`` as
     NumPy arrays of shape (num_steps, num_seeds, ...). ``on_chunk(steps_done, info_chunk)``
     reports progress.
   """
-  init, advance = make_runner(algorithm, len(seeds))
+  init, advance = make_runner(algorithm, len(seeds), draw)
   carry = init(jnp.asarray(seeds))
   initial = parallel.to_host(carry[1])
   (_, final), infos = loops.scan_in_chunks(advance, carry, num_steps, chunk_size, on_chunk)
@@ -327,27 +349,29 @@ class FlowInfo(NamedTuple):
 
 
 def exact_gradient_flow(
-    rewards_per_component: jax.Array,
-    theta_init: jax.Array,
     *,
+    component_rewards: jax.Array,
+    theta_init: jax.Array,
     learning_rate: float,
     kl_weight: float,
     reference_std: float,
     spacing: float = 0.25,
-) -> Callable[[jax.Array], tuple[jax.Array, FlowInfo]]:
-  """One step of the exact (regularised) gradient flow, the ground truth of the particle run.
+) -> types.Sampler:
+  """The exact (regularised) gradient flow, the ground truth of the particle run.
 
       θ ← θ + η ∇_θ [ Σᵢ softmax(θ)ᵢ Rᵢ − λ KL(ρ ‖ π_θ) ],
 
   where ∂/∂θⱼ Σᵢ vᵢRᵢ = vⱼ(Rⱼ − Σᵢ vᵢRᵢ) and ∇_θ KL(ρ ‖ π_θ) = E_ρ[∇_θV] (E_{π_θ}[∇_θV] = 0
   exactly). E_ρ is a midpoint quadrature on a grid pruned to where ρ has mass; spacing 0.25
-  agrees with spacing 0.05 to 1e-5 on ∇_θ KL, with 30× fewer points.
+  agrees with spacing 0.05 to 1e-5 on ∇_θ KL, with 30× fewer points. The arguments are those
+  of ``implicit_diffusion``; ``spacing`` is the quadrature's.
 
   Returns:
-    ``step(theta) -> (theta, FlowInfo)``.
+    ``Sampler(init, step, sample)``: ``init(key) -> θ₀``, ``step(key, θ) -> (θ, FlowInfo)``
+    (the flow is deterministic: the keys are unused), ``sample(key, θ, n)`` draws π_θ.
   """
   theta_init = jnp.asarray(theta_init, jnp.float32)
-  rewards_per_component = jnp.asarray(rewards_per_component, jnp.float32)
+  component_rewards = jnp.asarray(component_rewards, jnp.float32)
   grid = quadrature.midpoint_grid(4.0 + 10.0 * reference_std, spacing)
   weights = quadrature.mixture_weights(
       grid, np.asarray(jax.nn.softmax(theta_init)), np.asarray(CENTRES, np.float64),
@@ -359,11 +383,16 @@ def exact_gradient_flow(
   def cross_entropy(theta):  # E_ρ[V(·, θ)] = KL(ρ ‖ π_θ) + const
     return weights @ jax.vmap(potential, in_axes=(0, None))(points, theta)
 
-  def step(theta):
-    reward_grad = jax.grad(exact_reward)(theta, rewards_per_component)
+  def init(key: jax.Array) -> jax.Array:
+    del key  # deterministic
+    return theta_init
+
+  def step(key: jax.Array, theta: jax.Array) -> tuple[jax.Array, FlowInfo]:
+    del key  # deterministic
+    reward_grad = jax.grad(exact_reward)(theta, component_rewards)
     kl_grad = jax.grad(cross_entropy)(theta)
     theta = theta + learning_rate * (reward_grad - kl_weight * kl_grad)
-    return theta, FlowInfo(exact_reward(theta, rewards_per_component),
+    return theta, FlowInfo(exact_reward(theta, component_rewards),
                            jnp.linalg.norm(kl_grad), theta)
 
-  return step
+  return types.Sampler(init, step, sample_stationary)

@@ -3,9 +3,9 @@
 import jax
 import numpy as np
 
-from common import loops
-from common import plotting
-from common import quadrature
+from common.evaluation import quadrature
+from common.infra import plotting
+from common.training import loops
 from implicit_diffusion import algorithm as algo
 
 _LIMIT = 8.0

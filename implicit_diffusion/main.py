@@ -14,13 +14,11 @@ import time
 
 from absl import flags
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from common import cli
-from common import energies
-from common import io
-from common import loops
+from common.infra import cli
+from common.infra import io
+from common.training import driver
 from configs import implicit_diffusion as default_config
 from implicit_diffusion import algorithm as algo
 from implicit_diffusion import reward as rewards
@@ -47,8 +45,7 @@ _WARM_START = flags.DEFINE_bool(
     "warm_start", _D.warm_start, "Nested loop: continue the chain (else restart from N(0, I)).")
 _EXACT_GRADIENT = flags.DEFINE_bool(
     "exact_gradient", _D.exact_gradient, "Run the exact gradient flow (quadrature) instead.")
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Folder holding the experiment folders.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", "implicit_diffusion", "Experiment folder name.")
+_RUN = cli.define_run_flags("implicit_diffusion", resume=False)
 
 _FLAGS_RECORDED = [
     "rng_seed", "bs", "bs_ref", "steps", "gamma", "eta", "lamb_kl", "ref_std", "reward",
@@ -79,17 +76,21 @@ def _validate() -> None:
               f"({particle_flag.default}) with --exact_gradient")
 
 
-def _particle_run(theta_init, component_rewards, progress):
+def _particle_run(theta_init, component_rewards):
+  hyperparameters = dict(num_particles=_BS.value, num_reference=_BS_REF.value,
+                         theta_init=theta_init, reference_std=_REF_STD.value)
   algorithm = algo.implicit_diffusion(
-      rewards.REWARDS[_REWARD.value], component_rewards, theta_init,
-      num_particles=_BS.value, num_reference=_BS_REF.value, step_size=_GAMMA.value,
-      learning_rate=_ETA.value, kl_weight=_LAMB_KL.value, reference_std=_REF_STD.value,
-      inner_steps=_INNER_STEPS.value, warm_start=_WARM_START.value)
+      reward_fn=rewards.REWARDS[_REWARD.value], component_rewards=component_rewards,
+      step_size=_GAMMA.value, learning_rate=_ETA.value, kl_weight=_LAMB_KL.value,
+      inner_steps=_INNER_STEPS.value, warm_start=_WARM_START.value, **hyperparameters)
+  single_loop = _INNER_STEPS.value == 1 and _WARM_START.value
   seeds = _RNG_SEED.value + np.arange(_NUM_SEEDS.value)
+  progress = cli.Progress(_STEPS.value) if _PRINT_OPTION.value else (lambda *a, **k: None)
   initial, state, infos = algo.run(
       algorithm, seeds, _STEPS.value, _PRINT_EVERY.value,
       on_chunk=lambda done, out: progress(done, reward=out.reward[-1, 0],
-                                          kl_grad=out.kl_grad_norm[-1, 0]))
+                                          kl_grad=out.kl_grad_norm[-1, 0]),
+      draw=algo.single_loop_draw(**hyperparameters) if single_loop else None)
   # Scan outputs are (steps, seeds, ...); histories are seed-major.
   histories = {"reward": infos.reward.T, "kl_grad": infos.kl_grad_norm.T,
                "theta": np.swapaxes(infos.theta, 0, 1),
@@ -97,40 +98,22 @@ def _particle_run(theta_init, component_rewards, progress):
   return histories, state.particles, state.theta, initial.particles[0]
 
 
-def _exact_run(theta_init, component_rewards, progress):
-  step = algo.exact_gradient_flow(
-      component_rewards, theta_init, learning_rate=_ETA.value, kl_weight=_LAMB_KL.value,
-      reference_std=_REF_STD.value)
-  advance = loops.make_chunk_runner(step)
-  theta, infos = loops.scan_in_chunks(
-      advance, jnp.asarray(theta_init, jnp.float32), _STEPS.value, _PRINT_EVERY.value,
-      on_chunk=lambda done, out: progress(done, exact_reward=out.exact_reward[-1],
-                                          kl_grad=out.kl_grad_norm[-1]))
-  histories = {"reward": infos.exact_reward[None], "kl_grad": infos.kl_grad_norm[None],
-               "theta": infos.theta[None], "exact_reward": infos.exact_reward[None]}
-  samples = energies.sample_isotropic_mixture(
-      jax.random.key(_RNG_SEED.value), theta, algo.CENTRES, 1.0, _BS.value)
-  return histories, np.asarray(samples)[None], np.asarray(theta)[None], None
+def _exact_run(theta_init, component_rewards):
+  flow = algo.exact_gradient_flow(
+      component_rewards=component_rewards, theta_init=theta_init, learning_rate=_ETA.value,
+      kl_weight=_LAMB_KL.value, reference_std=_REF_STD.value)
+  key = jax.random.key(_RNG_SEED.value)  # the flow's keys are unused; it draws its samples
+  theta, infos = driver.train(
+      flow.step, flow.init(key), key, num_steps=_STEPS.value, chunk_size=_PRINT_EVERY.value,
+      progress_fields=("exact_reward", "kl_grad_norm"), progress=_PRINT_OPTION.value)
+  histories = {"reward": infos["exact_reward"], "kl_grad": infos["kl_grad_norm"],
+               "theta": infos["theta"], "exact_reward": infos["exact_reward"]}
+  samples = flow.sample(key, theta, _BS.value)
+  return ({name: h[None] for name, h in histories.items()}, np.asarray(samples)[None],
+          np.asarray(theta)[None], None)
 
 
-def main(argv) -> None:
-  del argv
-  _validate()
-  folder = None
-  if _SAVE_OPTION.value:
-    cli.preload("implicit_diffusion.figures")
-    folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
-    cli.write_config(folder, {**cli.flag_values(_FLAGS_RECORDED), "theta_init": _D.theta_init})
-
-  start = time.perf_counter()
-  reward_fn = rewards.REWARDS[_REWARD.value]
-  theta_init = np.asarray(_D.theta_init, np.float32)
-  component_rewards = algo.component_rewards(reward_fn)
-  progress = cli.Progress(_STEPS.value) if _PRINT_OPTION.value else (lambda *a, **k: None)
-  run = _exact_run if _EXACT_GRADIENT.value else _particle_run
-  histories, samples, thetas, initial_particles = run(theta_init, component_rewards, progress)
-  elapsed = time.perf_counter() - start
-
+def _metrics(histories, thetas, component_rewards, theta_init, elapsed) -> dict:
   final_weights = algo.mixture_weights(thetas)
   exact_final = final_weights @ component_rewards
   last = min(500, _STEPS.value)
@@ -148,9 +131,29 @@ def main(argv) -> None:
   if _NUM_SEEDS.value > 1:
     metrics["final_weights_seed_mean"] = final_weights.mean(0)
     metrics["final_exact_reward_seeds"] = exact_final
-  weights = ", ".join(f"{w:.3f}" for w in final_weights[0])
-  print(f"Total time, {_STEPS.value} steps: {elapsed:.3f}s | final exact E[r] "
-        f"{exact_final[0]:.4f} | weights [{weights}]", flush=True)
+  return metrics
+
+
+def main(argv) -> None:
+  del argv
+  _validate()
+  folder = None
+  if _SAVE_OPTION.value:
+    cli.preload("implicit_diffusion.figures")
+    folder = cli.make_output_dir(_RUN.file_path.value, _RUN.expe_name.value)
+    cli.write_config(folder, {**cli.flag_values(_FLAGS_RECORDED), "theta_init": _D.theta_init})
+
+  start = time.perf_counter()
+  reward_fn = rewards.REWARDS[_REWARD.value]
+  theta_init = np.asarray(_D.theta_init, np.float32)
+  component_rewards = algo.component_rewards(reward_fn)
+  run = _exact_run if _EXACT_GRADIENT.value else _particle_run
+  histories, samples, thetas, initial_particles = run(theta_init, component_rewards)
+  metrics = _metrics(histories, thetas, component_rewards, theta_init,
+                     time.perf_counter() - start)
+  weights = ", ".join(f"{w:.3f}" for w in metrics["final_weights"])
+  print(f"Total time, {_STEPS.value} steps: {metrics['wall_time_s']:.3f}s | final exact E[r] "
+        f"{metrics['final_exact_reward']:.4f} | weights [{weights}]", flush=True)
   if folder is None:
     return
 

@@ -14,18 +14,16 @@ _START = time.perf_counter()
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import os
 
-from absl import flags
 import jax
 
-from common import cli
-from common import digit_models
-from common import digits
-from common import io
+from common.digits import data as digits
+from common.digits import models as digit_models
+from common.infra import cli
+from common.infra import io
 from reward_guidance import rewards
 
 _CONFIG = cli.define_config(cli.config_file("reward_guidance"))
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", "reward_guidance_dataset", "Output subfolder.")
+_RUN = cli.define_run_flags("reward_guidance_dataset", resume=False)
 
 
 def main(argv):
@@ -36,7 +34,7 @@ def main(argv):
   cli.check_folder(config.model_dir, "config.model_dir")
   cli.check(config.reward_classifier_seed != 0 or config.reward != "classifier",
             "config.reward_classifier_seed", "seed 0 is the metric classifier; use another")
-  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
+  folder = cli.make_output_dir(_RUN.file_path.value, _RUN.expe_name.value)
   cli.write_config(folder, config.to_dict())
   data = digits.load()
   classifier = (digit_models.train_or_load_classifier(config.model_dir,

@@ -20,8 +20,8 @@ from absl import flags
 import jax
 import numpy as np
 
-from common import cli
-from common import io
+from common.infra import cli
+from common.infra import io
 from reward_guidance import pipeline as pipeline_lib
 
 _PREDICTOR_DIR = flags.DEFINE_string("predictor_dir", "runs/reward_guidance_predictor",
@@ -34,8 +34,8 @@ _NUM_IMAGES = flags.DEFINE_integer("num_images", 300, "Images to draw.")
 _BATCH_MEAN = flags.DEFINE_bool("batch_mean", False,
                                 "Divide G by the batch size, as the published code does.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the initial noise.")
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", "reward_guidance_inference", "Output subfolder.")
+_RUN = cli.define_run_flags("reward_guidance_inference", resume=False)
+
 
 def main(argv):
   del argv
@@ -43,8 +43,8 @@ def main(argv):
   cli.check(_NUM_IMAGES.value > 1, "num_images", "must be at least 2")
   cli.check_batch_size(_NUM_IMAGES.value, "num_images")
   cli.check(np.isfinite(_TARGET.value), "target", "must be finite")
-  pipeline_lib.check_predictor_dir(_PREDICTOR_DIR.value)
-  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
+  pipeline_lib.check_predictor_dir(_PREDICTOR_DIR.value, "predictor_dir")
+  folder = cli.make_output_dir(_RUN.file_path.value, _RUN.expe_name.value)
   cli.write_config(folder, cli.flag_values(
       ["predictor_dir", "target", "target_units", "guidance", "num_images", "batch_mean",
        "seed"]))

@@ -2,7 +2,8 @@
 
 As in the published code it is trained on *noised* images x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε, with t
 drawn from the sampler's own timestep list, against the clean image's label, so that its gradient
-at a noisy x_t is meaningful during guided sampling.
+at a noisy x_t is meaningful during guided sampling. ``reward_predictor`` is that training as an
+algorithm of the library's contract (``common.types``), run by ``common.training.driver``.
 """
 
 from typing import Any
@@ -10,9 +11,12 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import optax
 
-from common import ddpm
-from common import digits
+from common import types
+from common.diffusion import ddpm
+from common.digits import data as digits
+from common.training import fitting
 
 
 class Conv3x3(nn.Module):
@@ -54,11 +58,6 @@ class ResConvNet(nn.Module):
     return nn.Dense(1)(h)[:, 0]
 
 
-def network(config) -> ResConvNet:
-  """The predictor of a config with ``channels`` and ``num_blocks``."""
-  return ResConvNet(config.channels, config.num_blocks)
-
-
 def noised_mse(apply_fn, params: Any, key: jax.Array, batch: tuple[jax.Array, jax.Array],
                schedule: ddpm.DiscreteSchedule, timesteps: jax.Array) -> jax.Array:
   """E ‖μ_θ(x_t) − y‖² with t uniform on ``timesteps`` and x_t from the clean image."""
@@ -67,3 +66,33 @@ def noised_mse(apply_fn, params: Any, key: jax.Array, batch: tuple[jax.Array, ja
   t = jax.random.choice(key_t, timesteps, x0.shape[:1])
   x_t = ddpm.noise(schedule, x0, t, jax.random.normal(key_eps, x0.shape, x0.dtype))
   return jnp.mean((apply_fn(params, x_t) - labels) ** 2)
+
+
+PredictorState = fitting.FitState  # params, opt_state, average (= params: no averaging)
+PredictorInfo = fitting.FitInfo  # loss
+
+
+def reward_predictor(*, network: nn.Module, optimizer: optax.GradientTransformation,
+                     schedule: ddpm.DiscreteSchedule, timesteps: jax.Array) -> types.Algorithm:
+  """μ_θ trained by ``noised_mse``, one optimiser step per minibatch.
+
+  Args:
+    network: the predictor (e.g. ``ResConvNet``), images (N, 64) -> rewards (N,).
+    optimizer: an optax transformation (Adam in the published code).
+    schedule: the DDPM's schedule, to noise the images.
+    timesteps: the sampler's DDIM steps, from which each image's t is drawn.
+
+  Returns:
+    ``Algorithm(init, step)``: ``init(key) -> PredictorState`` (``network.init`` on ``key``),
+    ``step(key, state, images, labels) -> (PredictorState, PredictorInfo)`` on a minibatch
+    (``common.training.fitting.row_sampler`` draws one from the step's key).
+  """
+  timesteps = jnp.asarray(timesteps)
+  descent = fitting.minibatch_descent(
+      lambda params, key, batch: noised_mse(network.apply, params, key, batch, schedule,
+                                            timesteps), optimizer)
+
+  def init(key: jax.Array) -> PredictorState:
+    return descent.init(key, network.init(key, jnp.zeros((1, digits.DIM))))
+
+  return types.Algorithm(init, descent.step)

@@ -1,7 +1,7 @@
 """The ground-truth reward of the digits pipeline and its noisy labels (Yuan et al. 2023, §6).
 
 The published code scores CIFAR-10 images with an ImageNet ResNet-18's penultimate features and a
-random linear head; here a frozen digit classifier (``common.digit_metrics.Classifier``, trained
+random linear head; here a frozen digit classifier (``common.digits.metrics.Classifier``, trained
 with its own seed) provides the features. Both rewards are r(x) = wᵀφ(x) + b:
   classifier: φ = the classifier's penultimate features, w, b ~ U(−1/√F, 1/√F) (the default
     initialisation of a linear layer, seeded);
@@ -15,10 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import digit_metrics
-from common import digit_models
-from common import digits
-from common import io
+from common.digits import data as digits
+from common.digits import models as digit_models
+from common.infra import io
+from common.networks import classifier
 
 KINDS = ("classifier", "intensity")
 
@@ -33,8 +33,8 @@ class Reward(NamedTuple):
   def __call__(self, x: jax.Array) -> jax.Array:
     """Rewards of images x (N, 64) → (N,)."""
     if self.kind == "classifier":
-      x = digit_metrics.Classifier().apply(self.classifier_params, x,
-                                           method=digit_metrics.Classifier.features)
+      x = classifier.Classifier().apply(self.classifier_params, x,
+                                           method=classifier.Classifier.features)
     return x @ jnp.asarray(self.weights) + self.bias
 
 
@@ -42,7 +42,7 @@ def make_reward(kind: str, head_seed: int, classifier_params: Any,
                 train_images: np.ndarray) -> Reward:
   """The reward of ``kind`` (see the module docstring)."""
   if kind == "classifier":
-    feature_dim = digit_metrics.Classifier().feature_dim
+    feature_dim = classifier.Classifier().feature_dim
     bound = 1.0 / np.sqrt(feature_dim)
     rng = np.random.default_rng(head_seed)
     weights = rng.uniform(-bound, bound, feature_dim).astype(np.float32)
@@ -72,7 +72,7 @@ def save(path: str, reward: Reward, head_seed: int, classifier_seed: int) -> Non
 
 def check_file(path: str, flag: str) -> None:
   """Checks ``path`` (given by ``--flag``) is a reward written by ``save``."""
-  from common import cli  # pylint: disable=g-import-not-at-top
+  from common.infra import cli  # pylint: disable=g-import-not-at-top
   cli.load_npz(path, flag, ("kind", "weights", "bias", "head_seed", "classifier_seed"))
 
 

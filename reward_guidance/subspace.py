@@ -23,16 +23,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from common import cli
-from common import ddpm
-from common import fitting
-from common import io
+from common.diffusion import ddpm
+from common.infra import cli
+from common.infra import io
+from common.networks import residual_mlp
+from common.training import fitting
 from reward_guidance import theory
 
 _CONFIG = cli.define_config(cli.config_file("reward_guidance_subspace"))
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Seeds (one problem each).")
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", "reward_guidance_subspace", "Output subfolder.")
+_RUN = cli.define_run_flags("reward_guidance_subspace", resume=False)
 
 NETWORKS = ("subspace", "mlp")
 KEYS = ("reward", "reward_ratio", "predicted_reward", "off_support", "off_support_ratio")
@@ -45,7 +45,7 @@ def make_apply(name: str, config, schedule):
     network = theory.SubspaceEps(config.dim, config.latent_dim, config.width)
     return network, theory.subspace_apply(network, schedule), lambda k: network.init(
         k, x, t, y, jnp.ones(()))
-  network = ddpm.ResidualMLP(config.dim, config.width, 3, 64)
+  network = residual_mlp.ResidualMLP(config.dim, config.width, 3, 64)
   return None, network.apply, lambda k: network.init(k, x, t, y)
 
 
@@ -105,7 +105,7 @@ def summarise(results: list[dict], config) -> dict:
 
 
 def write_figure(path: str, summary: dict, config) -> str:
-  from common import plotting  # pylint: disable=g-import-not-at-top
+  from common.infra import plotting  # pylint: disable=g-import-not-at-top
   fig, axes = plotting.new_figure(3, panel_size=3.8)
   targets = np.asarray(config.targets)
   labels = {"oracle": "oracle (exact conditional)", "subspace": "subspace encoder",
@@ -153,7 +153,7 @@ def main(argv):
   cli.check(config.latent_dim <= config.dim, "config.latent_dim", "must be at most config.dim")
   cli.check(config.pseudo_noise > 0 and config.ridge > 0, "config.pseudo_noise",
             "ν and λ must be positive")
-  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
+  folder = cli.make_output_dir(_RUN.file_path.value, _RUN.expe_name.value)
   cli.write_config(folder, dict(config.to_dict(), seeds=seeds))
   schedule = ddpm.cosine_schedule(config.num_diffusion_steps, max_beta=config.max_beta)
   results = []

@@ -21,8 +21,8 @@ from absl import flags
 import jax
 import numpy as np
 
-from common import cli
-from common import io
+from common.infra import cli
+from common.infra import io
 from reward_guidance import pipeline as pipeline_lib
 
 _PREDICTOR_DIR = flags.DEFINE_string("predictor_dir", "runs/reward_guidance_predictor",
@@ -33,8 +33,7 @@ _GUIDANCES = flags.DEFINE_list("guidances", ["0", "8"], "Guidance strengths G.")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Sampling seeds.")
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 300, "Images per run.")
 _BATCH_MEAN = flags.DEFINE_bool("batch_mean", False, "G divided by the batch size.")
-_FILE_PATH = flags.DEFINE_string("file_path", "runs", "Parent folder of the outputs.")
-_EXPE_NAME = flags.DEFINE_string("expe_name", "reward_guidance_sweep", "Output subfolder.")
+_RUN = cli.define_run_flags("reward_guidance_sweep", resume=False)
 
 SUMMARY_KEYS = ["true_reward_in_std", "predicted_reward_in_std", "gap_in_std", "confidence",
                 "clf_fd_test", "off_manifold_residual", "class_entropy"]
@@ -50,7 +49,7 @@ def parse(values: list[str], flag: str, kind=float) -> list:
 
 
 def write_figure(path, summary, targets, guidances):
-  from common import plotting  # pylint: disable=g-import-not-at-top
+  from common.infra import plotting  # pylint: disable=g-import-not-at-top
   fig, axes = plotting.new_figure(4, panel_size=3.6)
   panels = [("true_reward_in_std", "reward (data-std units)", "true (solid), predicted (dashed)"),
             ("clf_fd_test", "clfFD vs test", "quality: clfFD"),
@@ -85,8 +84,8 @@ def main(argv):
   cli.check(0.0 in guidances, "guidances", "must include 0 (the unguided reference)")
   cli.check(_NUM_IMAGES.value > 1, "num_images", "must be at least 2")
   cli.check_batch_size(_NUM_IMAGES.value, "num_images")
-  pipeline_lib.check_predictor_dir(_PREDICTOR_DIR.value)
-  folder = cli.make_output_dir(_FILE_PATH.value, _EXPE_NAME.value)
+  pipeline_lib.check_predictor_dir(_PREDICTOR_DIR.value, "predictor_dir")
+  folder = cli.make_output_dir(_RUN.file_path.value, _RUN.expe_name.value)
   cli.write_config(folder, cli.flag_values(
       ["predictor_dir", "targets", "guidances", "seeds", "num_images", "batch_mean"]))
   pipeline = pipeline_lib.load(_PREDICTOR_DIR.value, _BATCH_MEAN.value)

@@ -14,7 +14,7 @@ Score networks for ε-prediction:
     forward pass and ε̂(x, ŷ, t) = (x − V ψ(Vᵀx, ŷ, t)) / σ_t with V ψ = V(Vᵀx − σ_t φ(Vᵀx, ŷ, t)),
     i.e. ε̂ = (I − VVᵀ)x / σ_t + V φ: the component off span(V) is pure noise, predicted exactly,
     and only the d-dimensional φ is learnt (the same family, better conditioned at small σ_t);
-  a generic MLP (``common.ddpm.ResidualMLP``) on [x, emb(t), ŷ].
+  a generic MLP (``common.networks.residual_mlp.ResidualMLP``) on [x, emb(t), ŷ].
 """
 
 from typing import Any, Callable, NamedTuple
@@ -24,7 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import ddpm
+from common.diffusion import ddpm
+from common.networks import time_embedding
 
 
 class Problem(NamedTuple):
@@ -99,7 +100,7 @@ class SubspaceEps(nn.Module):
     v = jnp.linalg.qr(self.param("basis", nn.initializers.normal(self.init_scale),
                                  (self.dim, self.latent_dim)))[0]
     latent = x @ v
-    emb = jnp.broadcast_to(ddpm.sinusoidal_embedding(t, self.time_dim),
+    emb = jnp.broadcast_to(time_embedding.step_embedding(t, self.time_dim),
                            x.shape[:-1] + (self.time_dim,))
     h = jnp.concatenate([latent, emb, y[..., None]], axis=-1)
     for _ in range(3):

@@ -15,20 +15,19 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from adjoint import adjoint_matching
-from adjoint import adjoint_sampling
 from adjoint import asbs_training
-from adjoint import controlled_sde
-from common import ddpm
-from common import energies
-from common import fastdpm
-from common import networks
-from common import parallel
-from common import schedules
-from common import targets
+from adjoint import schedules
+from adjoint import targets as adjoint_targets
+from common.diffusion import ddpm
+from common.infra import parallel
+from common.networks import mlp as networks
+from common.targets import benchmarks as targets
+from common.targets import energies
 from configs import dikl_mog
-from dikl import dikl
+from dikl import presets as dikl_presets
 from dxmi import algorithm as dxmi_algorithm
+from dxmi import fastdpm
+from dxmi import policy as dxmi_policy
 from implicit_diffusion import algorithm as id_algorithm
 from implicit_diffusion import reward
 
@@ -49,8 +48,11 @@ def flat(prefix: str, tree) -> dict[str, np.ndarray]:
 
 def implicit_diffusion() -> dict[str, np.ndarray]:
   algorithm = id_algorithm.implicit_diffusion(
-      reward.REWARDS["hard"], jnp.zeros(6), jnp.zeros(6), num_particles=N)
-  init, advance = id_algorithm.make_runner(algorithm, 1)
+      reward_fn=reward.REWARDS["hard"], component_rewards=jnp.zeros(6), theta_init=jnp.zeros(6),
+      num_particles=N)
+  draw = id_algorithm.single_loop_draw(num_particles=N, num_reference=1,
+                                       theta_init=jnp.zeros(6), reference_std=2.0)
+  init, advance = id_algorithm.make_runner(algorithm, 1, draw)
   carry = init(jnp.asarray([0]))
   carry, infos = advance(carry, 3)
   carry, _ = advance(carry, 3)  # the same layout in and out: no second compilation
@@ -62,36 +64,28 @@ def implicit_diffusion() -> dict[str, np.ndarray]:
 
 
 def adjoint() -> dict[str, np.ndarray]:
-  """An Adjoint Sampling epoch, then an ASBS corrector epoch on its control."""
-  schedule = schedules.GeometricSchedule(0.01, 2.0)
-  control = networks.FourierTimeMLP((16, 16), DIM, 4)
-  energy = lambda x: energies.quadratic_energy(x, 0.5)
-  am = adjoint_matching.adjoint_matching(
-      control.apply, schedule, optax.adam(1e-3), adjoint_sampling.dirac_prior(DIM),
-      adjoint_sampling.point_start_adjoint(energy, schedule, None),
+  """An ASBS adjoint-matching epoch, its samples, then a corrector epoch on its control."""
+  sampler = asbs_training.asbs_sampler(
+      control=networks.FourierTimeMLP((16, 16), DIM, 4),
+      corrector=networks.FourierTimeMLP((16,), DIM, 0),
+      target=adjoint_targets.quadratic_well(0.5), schedule=schedules.GeometricSchedule(0.01, 2.0),
+      optimizer=optax.adam(1e-3), corrector_optimizer=optax.adam(1e-3),
+      sample_prior=asbs_training.gaussian_prior([0.0, 0.0], [1.0, 1.0]), max_adjoint_norm=None,
       num_paths=N, num_steps=10, inner_steps=2, batch_size=N, buffer_capacity=2 * N)
-  params = control.init(jax.random.key(0), jnp.zeros(()), jnp.zeros((1, DIM)))
-  state = parallel.replicate(am.init(params, DIM))
-  state, info = jax.jit(am.step)(jax.random.key(1), state)
-  paths = jax.jit(controlled_sde.simulate, static_argnums=(1, 5))(
-      jax.random.key(2), control.apply, state.sampling_params, schedule,
-      jnp.ones((N, DIM)), 10)
-
-  corrector_net = networks.FourierTimeMLP((16,), DIM, 0)
-  corrector_apply = lambda p, x: corrector_net.apply(p, None, x)
-  corrector = asbs_training.corrector_matching(
-      corrector_apply, control.apply, schedule, optax.adam(1e-3),
-      asbs_training.gaussian_prior([0.0, 0.0], [1.0, 1.0]), num_paths=N, num_steps=10,
-      inner_steps=2, batch_size=N)
-  corrector_state = parallel.replicate(
-      corrector.init(corrector_net.init(jax.random.key(3), None, jnp.zeros((1, DIM)))))
-  corrector_state, corrector_info = jax.jit(corrector.step)(
-      jax.random.key(4), corrector_state, state.sampling_params)
-  return {**flat("adjoint", (state.params, state.buffer.data, info, paths, corrector_state.params,
-                             corrector_info)),
+  step = jax.jit(sampler.step)
+  state = parallel.replicate(sampler.init(jax.random.key(0)))
+  state, info = step(jax.random.key(1), state,
+                     jnp.asarray(asbs_training.Phase.FIRST_ADJOINT, jnp.int32))
+  paths = jax.jit(sampler.sample, static_argnums=2)(
+      jax.random.key(2), state.control.sampling_params, N)
+  state, corrector_info = step(jax.random.key(4), state,
+                               jnp.asarray(asbs_training.Phase.CORRECTOR, jnp.int32))
+  control = state.control
+  return {**flat("adjoint", (control.params, control.buffer.data, info, paths,
+                             state.corrector.params, corrector_info)),
           "adjoint/sharded/paths": num_shares(paths),
-          "adjoint/sharded/buffer": num_shares(state.buffer.data.x1),
-          "adjoint/sharded/params": num_shares(jax.tree.leaves(state.params)[0])}
+          "adjoint/sharded/buffer": num_shares(control.buffer.data.x1),
+          "adjoint/sharded/params": num_shares(jax.tree.leaves(control.params)[0])}
 
 
 def dikl_iteration() -> dict[str, np.ndarray]:
@@ -100,10 +94,10 @@ def dikl_iteration() -> dict[str, np.ndarray]:
   config.score_hidden, config.score_layers = 16, 2
   config.batch_size = config.score_batch_size = N
   config.score_steps, config.num_importance, config.mala_steps = 2, 4, 2
-  trainer = dikl.make_trainer(config, targets.get_target("mog"))
-  state = parallel.replicate(trainer.init(jax.random.key(0)))
-  state, info = jax.jit(trainer.iteration)(jax.random.key(1), state)
-  samples = dikl.sample(trainer.networks, state.generator, jax.random.key(2), N, batch_size=N)
+  sampler = dikl_presets.make_sampler(config, targets.get_target("mog"), sample_batch_size=N)
+  state = parallel.replicate(sampler.init(jax.random.key(0)))
+  state, info = jax.jit(sampler.step)(jax.random.key(1), state)
+  samples = sampler.sample(jax.random.key(2), state.generator, N)
   return {**flat("dikl", (state.generator, state.score, info, samples)),
           "dikl/sharded/samples": num_shares(samples)}
 
@@ -112,22 +106,26 @@ def dxmi() -> dict[str, np.ndarray]:
   num_steps, dim = 4, 3
   eps_net = networks.FourierTimeMLP((16,), dim, 4)
   value_net = networks.FourierTimeMLP((16,), 1, 0)
-  policy = dxmi_algorithm.make_policy(lambda p, x, tau: eps_net.apply(p, tau / 1000.0, x),
-                                      fastdpm.var_schedule(num_steps), dim)
+  policy = dxmi_policy.make_policy(lambda p, x, tau: eps_net.apply(p, tau / 1000.0, x),
+                                   fastdpm.var_schedule(num_steps), dim)
   value_fn = lambda p, x, t: value_net.apply(p, None, x)[..., 0]
-  algorithm = dxmi_algorithm.dxmi(policy, value_fn, dxmi_algorithm.DxMIConfig(
-      policy_batch=N, buffer_capacity=2 * N * num_steps, sampler_lr=1e-3, value_lr=1e-3))
+  algorithm = dxmi_algorithm.dxmi(
+      policy=policy, value_fn=value_fn, sampler_optimizer=dxmi_algorithm.sampler_optimizer(1e-3),
+      value_optimizer=optax.adam(1e-3), policy_batch=N, buffer_capacity=2 * N * num_steps)
   net_params = eps_net.init(jax.random.key(0), jnp.zeros((1,)), jnp.zeros((1, dim)))
-  sampler_params = dxmi_algorithm.init_sampler_params(
+  sampler_params = dxmi_policy.init_sampler_params(
       policy, net_params, fastdpm.var_schedule(num_steps).std)
   value_params = value_net.init(jax.random.key(1), None, jnp.zeros((1, dim)))
   state = parallel.replicate(algorithm.init(jax.random.key(2), sampler_params, value_params))
   data = jax.random.normal(jax.random.key(3), (N, dim)) + 1.0
   state, info = jax.jit(algorithm.step)(jax.random.key(4), state, data)
-  trajectory = jax.jit(lambda params, key: dxmi_algorithm.sample_trajectory(
+  trajectory = jax.jit(lambda params, key: dxmi_policy.sample_trajectory(
       policy, params, key, N))(state.sampler_params, jax.random.key(5))
+  # A count that does not divide by eight: padded on the devices, the first N − 3 kept.
+  samples = jax.jit(algorithm.sample, static_argnums=2)(jax.random.key(6), state.sampler_params,
+                                                        N - 3)
   return {**flat("dxmi", (state.sampler_params, state.value_params, state.avr, info,
-                          trajectory)),
+                          trajectory, samples)),
           "dxmi/sharded/trajectory": num_shares(trajectory)}
 
 
@@ -138,13 +136,14 @@ def reward_guidance() -> dict[str, np.ndarray]:
   eps_params = eps_net.init(jax.random.key(0), jnp.zeros((1,)), jnp.zeros((1, dim)))
   eps_params = jax.tree.map(lambda p: p + 0.1, eps_params)  # a non-zero output layer
   eps_fn = lambda x, t: eps_net.apply(eps_params, t / 1000.0, x)
-  weights = jnp.arange(1.0, dim + 1.0)
-  predict = lambda x: jnp.tanh(x) @ weights
   schedule = ddpm.linear_schedule()
-  timesteps = jnp.asarray(ddpm.ddim_timesteps(5, schedule.num_steps))
-  x_init = jax.random.normal(jax.random.key(1), (N, dim))
-  samples = jax.jit(lambda x: guidance.sample(eps_fn, predict, schedule, timesteps, x,
-                                              jnp.float32(2.0), jnp.float32(4.0), True))(x_init)
+  sampler = guidance.guided_ddim(
+      eps_fn=eps_fn, predictor_apply=lambda weights, x: jnp.tanh(x) @ weights,
+      schedule=schedule, timesteps=ddpm.ddim_timesteps(5, schedule.num_steps), dim=dim,
+      batch_mean=True)
+  params = guidance.GuidanceParams(jnp.arange(1.0, dim + 1.0), jnp.float32(2.0),
+                                   jnp.float32(4.0))
+  samples = jax.jit(sampler.sample, static_argnums=2)(jax.random.key(1), params, N)
   return {"reward_guidance/samples": np.asarray(samples),
           "reward_guidance/sharded/samples": num_shares(samples)}
 

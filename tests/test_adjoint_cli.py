@@ -9,6 +9,8 @@ import os
 
 import numpy as np
 
+from common.infra import run_folder
+
 
 def _check_outputs(folder, shapes, metric_keys, png):
   for name, shape in shapes.items():
@@ -18,7 +20,8 @@ def _check_outputs(folder, shapes, metric_keys, png):
   assert set(metric_keys) <= metrics.keys(), metrics.keys()
   assert all(np.isfinite(metrics[key]) for key in metric_keys), metrics
   assert (folder / png).read_bytes()[:4] == b"\x89PNG"
-  assert not [f for f in os.listdir(folder) if f.startswith(".")]  # no temporaries left
+  # No temporaries left; the run's lock file stays (``common.infra.run_folder``).
+  assert not [f for f in os.listdir(folder) if f.startswith(".") and f != run_folder.LOCK_FILE]
   return json.loads((folder / "config.json").read_text())
 
 

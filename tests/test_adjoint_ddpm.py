@@ -7,8 +7,8 @@ import optax
 import pytest
 
 from adjoint import nakkiran_ddpm
-from adjoint import training
-from common import networks
+from common.networks import mlp
+from common.training import driver
 from configs import ddpm as ddpm_config
 
 
@@ -29,21 +29,20 @@ def _closed_form_std(setup, start, deterministic):
 def trained():
   config = ddpm_config.get_config()
   setup = nakkiran_ddpm.DiffusionSetup(config.target_variance, config.sigma_q, config.dt)
-  network = networks.FourierTimeMLP(
+  network = mlp.FourierTimeMLP(
       tuple(config.hidden_sizes), 1, config.num_frequencies, config.activation)
   optimizer = optax.adam(optax.cosine_decay_schedule(
       config.learning_rate, config.num_epochs * config.steps_per_epoch))
   algorithm = nakkiran_ddpm.ddpm_training(
-      network.apply, setup, optimizer, steps_per_epoch=config.steps_per_epoch,
+      network=network, setup=setup, optimizer=optimizer, steps_per_epoch=config.steps_per_epoch,
       batch_size=config.batch_size, num_monitor=1000, start=config.start)
-  params = network.init(jax.random.key(0), jnp.zeros(()), jnp.zeros((1, 1)))
-  _, state, infos = training.run_epochs(
-      training.make_epoch_runner(algorithm.step), jax.random.key(1), algorithm.init(params), (),
-      config.num_epochs, config.chunk_size, progress=False)
-  return setup, network.apply, state.params, infos
+  state, histories = driver.train(
+      algorithm.step, algorithm.init(jax.random.key(0)), jax.random.key(1),
+      num_steps=config.num_epochs, chunk_size=config.chunk_size, progress=False)
+  return setup, network.apply, state.params, histories
 
 
-def test_closed_forms_of_the_issue():
+def test_closed_forms_of_the_required_figures():
   setup = nakkiran_ddpm.DiffusionSetup(1.0, 1.0, 0.1)
   np.testing.assert_allclose(_closed_form_std(setup, "exact", False), 1.019, atol=5e-4)
   np.testing.assert_allclose(_closed_form_std(setup, "tutorial", False), 0.888, atol=5e-4)
@@ -51,8 +50,8 @@ def test_closed_forms_of_the_issue():
 
 
 def test_learned_denoiser_matches_closed_form(trained):
-  setup, apply_fn, params, infos = trained
-  assert infos.loss[-1] < infos.loss[0]
+  setup, apply_fn, params, histories = trained
+  assert histories["loss"][-1] < histories["loss"][0]
   xs = jnp.linspace(-3.0, 3.0, 61)[:, None]
   for t in setup.dt * np.arange(1, setup.num_steps + 1):
     learned = apply_fn(params, jnp.float32(t), xs)
@@ -75,8 +74,9 @@ def test_sample_std(trained, start, deterministic, expected):
 def test_tutorial_ddim_is_song_ddim_and_converges_to_the_exact_map():
   """The tutorial's step x + λ(f* − x), λ = σ_t/(σ_{t−Δt} + σ_t), σ_t = σ_q√t, equals Song et al.'s
   DDIM step x̂₀ + (σ_{t−Δt}/σ_t)(x − x̂₀), x̂₀ = E[x₀ | x_t], so its 10-step std from N(0, 2) is
-  DDIM's 0.938; with Δt → 0 it tends to the exact transport (std 1). The issue's 1.03 is the std
-  of the iterate one step earlier, x at t = Δt (1.0321): a loop that stops before the last step."""
+  DDIM's 0.938; with Δt → 0 it tends to the exact transport (std 1). The required ≈ 1.03 is the
+  std of the iterate one step earlier, x at t = Δt (1.0321): a loop that stops before the last
+  step."""
   def song_ddim_std(num_steps, steps_taken=None):
     dt, scale = 1.0 / num_steps, np.sqrt(2.0)
     for t in (dt * np.arange(num_steps, 0, -1))[:steps_taken]:

@@ -18,8 +18,8 @@ import sys
 import numpy as np
 import pytest
 
-from common import cli
-from common import io
+from common.infra import cli
+from common.infra import io
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,7 +1,7 @@
-"""Checkpoints (``common.checkpoint``): a run killed with SIGKILL and resumed ends with the same
-bits as an uninterrupted one (DiKL's quick preset and Adjoint Sampling, shrunk to seconds), and a
-diverging run stops with a one-line error naming the step and the quantity, exit status 1, its
-last checkpoint finite."""
+"""Checkpoints (``common.training.checkpoint``): a run killed with SIGKILL and resumed ends with the same
+bits as an uninterrupted one (DiKL's quick preset, Adjoint Sampling, ASBS, DxMI's digits
+fine-tuning and the reward predictor, shrunk to seconds), and a diverging run stops with a one-line error naming the step
+and the quantity, exit status 1, its last checkpoint finite."""
 
 import os
 import signal
@@ -15,10 +15,10 @@ import numpy as np
 import optax
 import pytest
 
-from common import checkpoint
-from common import cli
-from common import fitting
-from common import loops
+from common.infra import cli
+from common.training import checkpoint
+from common.training import fitting
+from common.training import loops
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,6 +31,10 @@ ADJOINT = ["adjoint.adjoint", "--energy=gmm", "--config.num_epochs=24",
            "--config.checkpoint_every=3", "--config.chunk_size=3", "--config.n_paths=64",
            "--config.buffer_size=256", "--config.batch_size=32", "--config.n_inner_loop=2",
            "--config.num_steps=20", "--config.hidden_sizes=(32,32)", "--config.num_samples=256"]
+# Two ASBS stages of 6 adjoint-matching and 3 corrector epochs: 18 epochs in blocks of 3.
+ASBS = ["adjoint.asbs"] + [arg for arg in ADJOINT[2:] if "num_epochs" not in arg] + [
+    "--config.num_stages=2", "--config.adjoint_epochs=6", "--config.corrector_epochs=3",
+    "--config.corrector_hidden_sizes=(32,32)"]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +76,7 @@ def _kill_after_first_checkpoint(args, folder, environment):
   return sorted(int(p.name) for p in checkpoints.iterdir() if p.name.isdigit())
 
 
-def _assert_same_final_state(a, b):
+def _assert_same_final_state(a, b, outputs=("samples.npy",)):
   step_a, state_a, hist_a = checkpoint.read_latest(str(a))
   step_b, state_b, hist_b = checkpoint.read_latest(str(b))
   assert step_a == step_b
@@ -83,11 +87,13 @@ def _assert_same_final_state(a, b):
   assert hist_a.keys() == hist_b.keys()
   for name in hist_a:
     np.testing.assert_array_equal(hist_a[name], hist_b[name])
-  np.testing.assert_array_equal(np.load(a / "samples.npy"), np.load(b / "samples.npy"))
+  for name in outputs:
+    np.testing.assert_array_equal(np.load(a / name), np.load(b / name))
 
 
 @pytest.mark.parametrize("args, total, final_params", [
-    (DIKL, 24, "generator.msgpack"), (ADJOINT, 24, None)], ids=["dikl_quick", "adjoint"])
+    (DIKL, 24, "generator.msgpack"), (ADJOINT, 24, None), (ASBS, 18, None)],
+    ids=["dikl_quick", "adjoint", "asbs"])
 def test_killed_run_resumes_bit_for_bit(environment, tmp_path, args, total, final_params):
   whole = _run(args, tmp_path / "whole", environment)
   assert whole.returncode == 0, whole.stderr[-3000:]
@@ -103,6 +109,49 @@ def test_killed_run_resumes_bit_for_bit(environment, tmp_path, args, total, fina
   if final_params is not None:
     assert ((tmp_path / "whole" / final_params).read_bytes()
             == (tmp_path / "killed" / final_params).read_bytes())
+
+
+def test_killed_reward_predictor_training_resumes_bit_for_bit(environment, tmp_path):
+  # The pixel-intensity reward needs no classifier, so the dataset takes seconds.
+  models = f"--config.model_dir={tmp_path / 'models'}"
+  dataset = _run(["reward_guidance.fake_dataset", "--config.reward=intensity", models],
+                 tmp_path / "dataset", environment)
+  assert dataset.returncode == 0, dataset.stderr[-3000:]
+  args = ["reward_guidance.train", f"--dataset_dir={tmp_path / 'dataset'}", models,
+          "--config.train_steps=24", "--config.checkpoint_every=3", "--config.chunk_size=3"]
+  whole = _run(args, tmp_path / "whole", environment)
+  assert whole.returncode == 0, whole.stderr[-3000:]
+
+  left = _kill_after_first_checkpoint(args, tmp_path / "killed", environment)
+  assert left and max(left) < 24, left
+  assert not (tmp_path / "killed" / "predictor.msgpack").exists()
+  resumed = _run(args, tmp_path / "killed", environment, "--resume")
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert f"resumed from step {max(left)}" in resumed.stdout
+
+  _assert_same_final_state(tmp_path / "whole", tmp_path / "killed", ("hist_loss.npy",))
+  assert ((tmp_path / "whole" / "predictor.msgpack").read_bytes()
+          == (tmp_path / "killed" / "predictor.msgpack").read_bytes())
+
+
+def test_dxmi_killed_run_resumes_bit_for_bit(environment, tmp_path):
+  """DxMI on digits (a 50-step DDPM, 24 iterations, an evaluation and checkpoint every 3): the
+  checkpoint holds the best sampler with the state, so the resumed run ends with the same bits."""
+  args = ["dxmi.train", f"--config.model_dir={tmp_path / 'models'}", "--config.ddpm_steps=50",
+          "--config.iterations=24", "--config.evaluate_every=3", "--config.chunk_size=3",
+          "--config.num_eval=64", "--config.batch_size=32", "--config.buffer_capacity=640"]
+  whole = _run(args, tmp_path / "whole", environment)
+  assert whole.returncode == 0, whole.stderr[-3000:]
+
+  left = _kill_after_first_checkpoint(args, tmp_path / "killed", environment)
+  assert left and max(left) < 24, left
+  resumed = _run(args, tmp_path / "killed", environment, "--resume")
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert f"resumed from iteration {max(left)}" in resumed.stdout
+
+  _assert_same_final_state(tmp_path / "whole", tmp_path / "killed")
+  for name in ("sampler.msgpack", "energy.msgpack", "hist_eval.npy"):
+    assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "killed" / name).read_bytes()
 
 
 def test_divergence_stops_with_one_line_and_keeps_the_last_finite_checkpoint(environment,
@@ -205,7 +254,7 @@ def test_resume_refuses_a_checkpoint_of_another_structure(tmp_path):
 
 
 def test_fit_resumes_from_its_checkpoint_bit_for_bit(tmp_path):
-  """``common.fitting.fit``, which trains the digits DDPM, classifier and reward predictor."""
+  """``common.training.fitting.fit``, which trains the digits DDPM, classifier and reward predictor."""
   data = (np.linspace(0.0, 1.0, 32, dtype=np.float32),)
   loss = lambda p, key, batch: (jnp.mean((batch[0] * p["w"] - 1.0) ** 2)
                                 + 0.01 * jax.random.normal(key))

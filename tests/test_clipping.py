@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from common import clipping
+from adjoint import clipping
 
 
 def test_short_vector_unchanged_long_vector_scaled():

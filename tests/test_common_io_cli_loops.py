@@ -10,9 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from common import cli
-from common import io
-from common import loops
+from common.infra import cli
+from common.infra import io
+from common.training import loops
 
 
 def test_atomic_writers_round_trip_and_leave_no_temporary(tmp_path):

@@ -6,12 +6,14 @@ import numpy as np
 import optax
 import pytest
 
-from common import ddpm
-from common import digit_metrics
-from common import digit_models
-from common import digits
-from common import fitting
-from common import io
+from common.diffusion import ddpm
+from common.digits import data as digits
+from common.digits import metrics as digit_metrics
+from common.digits import models as digit_models
+from common.infra import io
+from common.networks import classifier
+from common.networks import residual_mlp
+from common.training import fitting
 
 
 def test_split_shapes_range_and_strata():
@@ -61,7 +63,7 @@ def test_samplers_with_the_exact_eps_of_a_gaussian(sampler):
 
 
 def test_eps_network_shapes_and_loss_decreases():
-  network = ddpm.ResidualMLP(64, width=64, num_blocks=2)
+  network = residual_mlp.ResidualMLP(64, width=64, num_blocks=2)
   params = network.init(jax.random.key(0), jnp.zeros((1, 64)), jnp.zeros(()))
   assert network.apply(params, jnp.zeros((5, 64)), jnp.full((5,), 3.5)).shape == (5, 64)
   conditional = network.init(jax.random.key(0), jnp.zeros((1, 64)), jnp.zeros(()), jnp.zeros(1))
@@ -76,7 +78,7 @@ def test_eps_network_shapes_and_loss_decreases():
 @pytest.fixture(scope="module")
 def evaluator():
   data = digits.load()
-  params = digit_metrics.Classifier().init(jax.random.key(0), jnp.zeros((1, 64)))
+  params = classifier.Classifier().init(jax.random.key(0), jnp.zeros((1, 64)))
   params, _ = fitting.fit(jax.random.key(1), params, digit_metrics.classifier_loss,
                           optax.adam(1e-3), (data.x_train, data.y_train), batch_size=128,
                           num_steps=600, label=None)

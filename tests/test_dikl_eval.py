@@ -7,13 +7,14 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from common import io
-from common import targets
+from common.infra import io
+from common.targets import benchmarks as targets
 from configs import dikl_mw
-from dikl import dikl
+from dikl import presets
 
 
 @pytest.fixture
@@ -85,15 +86,15 @@ def test_model_samples_and_exact_reference_are_independent_draws(tmp_path):
   config = dikl_mw.get_config("quick")
   config.generator_layers = 0
   target = targets.get_target("mw")
-  nets = dikl.make_networks(config, target, dikl.vp_levels(config.beta_start, config.beta_end,
-                                                           config.num_levels))
-  params, _ = nets.init(jax.random.key(0))
+  params = presets.make_networks(config, target).generator.init(jax.random.key(0),
+                                                                 jnp.zeros((1, 32)))
   params["params"]["Dense_0"] = {"kernel": np.eye(32, dtype=np.float32),
                                  "bias": np.zeros(32, np.float32)}
   (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
   io.save_params(str(tmp_path / "generator.msgpack"), params)
   script = (
-      "import sys; import numpy as np; from absl import flags; from common import targets; "
+      "import sys; import numpy as np; from absl import flags; "
+      "from common.targets import benchmarks as targets; "
       "from dikl import eval as dikl_eval; "
       "flags.FLAGS(['eval', '--target=mw', '--model_path=' + sys.argv[1], "
       "'--num_samples=4000', '--eval_size=400']); "

@@ -4,14 +4,12 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
-from common import energies
-from common import metrics
-from common import targets
-from dikl import dikl
+from common.evaluation import metrics
+from common.targets import benchmarks as targets
+from common.targets import energies
 from dikl import posterior
 
 MEAN = jnp.array([1.0, -2.0, 0.5])
@@ -133,16 +131,16 @@ def test_geometric_annealing_shares_the_mog40_modes_at_the_noisiest_level(
   # 2000 of them). Plain importance weights, and a linear schedule's first increment (~10⁵ here),
   # pick the proposal nearest a mode and favour the outer modes; geometric temperatures from
   # b_1 = (s α/σ)² move the particles into the modes before weighting them.
-  config = ml_collections.ConfigDict(dict(
-      num_importance=30, num_posterior_samples=1, mala_steps=20, adapt_step_size=False,
-      annealing_steps=annealing_steps, annealing_schedule=schedule, step_scale=0.5,
-      posterior_std=1.3))
   target = targets.get_target("mog")
+  estimate = posterior.make_noisy_score(
+      target.energy, num_importance=30, num_chains=1, mala_steps=20, adapt_step_size=False,
+      annealing_steps=annealing_steps, annealing_schedule=schedule, step_scale=0.5,
+      posterior_std=1.3)
   num, alpha = 2000, 7e-4
   sigma = float(np.sqrt(1 - alpha**2))
   x = target.sample(jax.random.key(0), num)
   x_t = alpha * x + sigma * jax.random.normal(jax.random.key(1), x.shape)
-  scores, _ = jax.jit(dikl.make_posterior_score(config, target.energy))(
+  scores, _ = jax.jit(estimate)(
       jax.random.key(2), x_t, jnp.full((num,), alpha), jnp.full((num,), sigma))
   held = (scores + x_t) / alpha  # x̂ + ĝ, next to the draw's mode
   tvd = 0.5 * np.abs(metrics.mog40_mode_fractions(held) - 1 / 40).sum()

@@ -6,13 +6,15 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
-from common import ddpm
-from common import fastdpm
-from common import io
-from common import replay_buffer
+from common.diffusion import ddpm
+from common.infra import io
+from common.training import replay_buffer
 from dxmi import algorithm
+from dxmi import fastdpm
+from dxmi import policy as policy_lib
 
 DIM = 3
 
@@ -21,7 +23,7 @@ def _policy(num_steps=4):
   """A policy whose ε-network is ε = w·x (one scalar parameter), on the VAR schedule."""
   schedule = fastdpm.var_schedule(num_steps)
   eps_fn = lambda params, x, tau: params["w"] * x
-  return algorithm.make_policy(eps_fn, schedule, DIM), schedule
+  return policy_lib.make_policy(eps_fn, schedule, DIM), schedule
 
 
 def _value_fn(params, x, t):
@@ -41,15 +43,15 @@ def test_time_cost_telescopes():
 
 def test_policy_mean_and_last_std():
   policy, schedule = _policy()
-  params = algorithm.init_sampler_params(policy, {"w": jnp.float32(0.5)}, schedule.std)
+  params = policy_lib.init_sampler_params(policy, {"w": jnp.float32(0.5)}, schedule.std)
   x = jax.random.normal(jax.random.key(0), (6, DIM))
   t = jnp.array([0, 1, 2, 3, 0, 3])
   expected = (schedule.x_coef[t] + 0.5 * schedule.eps_coef[t])[:, None] * x
-  np.testing.assert_allclose(algorithm.policy_mean(policy, params, x, t), expected, rtol=1e-5)
-  np.testing.assert_allclose(algorithm.step_std(policy, params, jnp.arange(4)), schedule.std,
+  np.testing.assert_allclose(policy_lib.policy_mean(policy, params, x, t), expected, rtol=1e-5)
+  np.testing.assert_allclose(policy_lib.step_std(policy, params, jnp.arange(4)), schedule.std,
                              rtol=1e-5)
   moved = {**params, "log_std": params["log_std"] + 1.0}
-  assert algorithm.step_std(policy, moved, jnp.array(3)) == pytest.approx(fastdpm.LAST_STEP_STD)
+  assert policy_lib.step_std(policy, moved, jnp.array(3)) == pytest.approx(fastdpm.LAST_STEP_STD)
 
 
 def test_capped_std_round_trip_saturation_and_learned_last_step():
@@ -57,25 +59,25 @@ def test_capped_std_round_trip_saturation_and_learned_last_step():
   never exceeds the cap, and with ``learn_last_std`` the last σ follows its parameter."""
   schedule = fastdpm.var_schedule(4)
   eps_fn = lambda params, x, tau: params["w"] * x
-  capped = algorithm.make_policy(eps_fn, schedule, DIM, std_max=2.0, learn_last_std=True)
-  params = algorithm.init_sampler_params(capped, {"w": jnp.float32(0.0)}, schedule.std)
-  np.testing.assert_allclose(algorithm.step_std(capped, params, jnp.arange(4)), schedule.std,
+  capped = policy_lib.make_policy(eps_fn, schedule, DIM, std_max=2.0, learn_last_std=True)
+  params = policy_lib.init_sampler_params(capped, {"w": jnp.float32(0.0)}, schedule.std)
+  np.testing.assert_allclose(policy_lib.step_std(capped, params, jnp.arange(4)), schedule.std,
                              rtol=1e-5)
   small = {**params, "log_std": jnp.full((4,), -8.0)}
-  np.testing.assert_allclose(algorithm.step_std(capped, small, jnp.arange(4)), np.exp(-8.0),
+  np.testing.assert_allclose(policy_lib.step_std(capped, small, jnp.arange(4)), np.exp(-8.0),
                              rtol=1e-3)
   huge = {**params, "log_std": jnp.full((4,), 50.0)}
-  stds = np.asarray(algorithm.step_std(capped, huge, jnp.arange(4)))
+  stds = np.asarray(policy_lib.step_std(capped, huge, jnp.arange(4)))
   assert np.all(stds <= 2.0) and np.all(stds > 1.999)
   with pytest.raises(ValueError, match="std_max"):
-    algorithm.init_sampler_params(capped, {"w": jnp.float32(0.0)}, np.full(4, 2.5))
+    policy_lib.init_sampler_params(capped, {"w": jnp.float32(0.0)}, np.full(4, 2.5))
 
 
 def test_trajectory_moments_match_the_linear_chain():
   """With ε = w x every step is x ← c_t x + σ_t ξ, so Var x_S = Π c² + Σ_t σ_t² Π_{s>t} c_s²."""
   policy, schedule = _policy()
-  params = algorithm.init_sampler_params(policy, {"w": jnp.float32(0.3)}, schedule.std)
-  xs = algorithm.sample_trajectory(policy, params, jax.random.key(1), 200_000)
+  params = policy_lib.init_sampler_params(policy, {"w": jnp.float32(0.3)}, schedule.std)
+  xs = policy_lib.sample_trajectory(policy, params, jax.random.key(1), 200_000)
   assert xs.shape == (5, 200_000, DIM)
   coef = schedule.x_coef + 0.3 * schedule.eps_coef
   variance = 1.0
@@ -87,37 +89,37 @@ def test_trajectory_moments_match_the_linear_chain():
 def test_value_guidance_is_minus_lambda_sigma_grad_v():
   """x ← x − λ σ_t ∇V(x, t+1); for V = a_{t+1} ‖x‖²/2 the shift is −λ σ_t a_{t+1} x."""
   policy, schedule = _policy()
-  params = algorithm.init_sampler_params(policy, {"w": jnp.float32(0.0)}, schedule.std)
+  params = policy_lib.init_sampler_params(policy, {"w": jnp.float32(0.0)}, schedule.std)
   value = {"a": jnp.arange(1.0, 6.0), "b": jnp.float32(3.0)}
-  guidance = algorithm.value_guidance(policy, _value_fn, value, params, strength=0.5)
+  guidance = policy_lib.value_guidance(policy, _value_fn, value, params, strength=0.5)
   x = jax.random.normal(jax.random.key(7), (4, DIM))
   t = jnp.array([0, 1, 2, 3])
   expected = -0.5 * schedule.std[np.asarray(t)][:, None] * np.arange(2.0, 6.0)[:, None] * x
   np.testing.assert_allclose(guidance(x, t), expected, rtol=1e-5)
 
 
-def _setup(config):
+def _setup(**hyperparameters):
   policy, schedule = _policy()
-  dxmi = algorithm.dxmi(policy, _value_fn, config)
-  sampler = algorithm.init_sampler_params(policy, {"w": jnp.float32(0.3)}, schedule.std)
+  dxmi = algorithm.dxmi(policy=policy, value_fn=_value_fn, **hyperparameters)
+  sampler = policy_lib.init_sampler_params(policy, {"w": jnp.float32(0.3)}, schedule.std)
   value = {"a": jnp.full((5,), 0.1), "b": jnp.float32(0.0)}
   return dxmi, dxmi.init(jax.random.key(2), sampler, value)
 
 
 def test_one_iteration_avr_energy_direction_and_buffer():
-  config = algorithm.DxMIConfig(policy_batch=64, buffer_capacity=64 * 4 * 3, value_lr=1e-2,
-                                sampler_lr=1e-3)
-  dxmi, state = _setup(config)
+  dxmi, state = _setup(policy_batch=64, buffer_capacity=64 * 4 * 3,
+                       value_optimizer=optax.adam(1e-2),
+                       sampler_optimizer=algorithm.sampler_optimizer(1e-3))
   data = 0.1 * jax.random.normal(jax.random.key(3), (64, DIM))  # data sit near 0
   key = jax.random.key(4)
   new_state, info = jax.jit(dxmi.step)(key, state, data)
   # The step's fresh trajectory: drawn with the first of the three keys split from its key.
   policy, _ = _policy()
-  trajectory = np.asarray(algorithm.sample_trajectory(
+  trajectory = np.asarray(policy_lib.sample_trajectory(
       policy, state.sampler_params, jax.random.split(key, 3)[0], 64))
   # AVR (eq. 12): s_t² ← m s_t² + (1 − m) mean over the batch and d of (x_{t+1} − x_t)².
   increments = np.mean((trajectory[1:] - trajectory[:-1]) ** 2, axis=(1, 2))
-  m = config.avr_momentum
+  m = 0.99  # the default AVR momentum
   np.testing.assert_allclose((new_state.avr - m * state.avr) / (1 - m), increments, rtol=1e-3)
   # The energy step lowers E(x) = a_S ‖x‖²/2 + b at the data relative to the samples x_S, which
   # lie farther from 0: it raises a_S (the TD steps after it have no gradient on a_S and only
@@ -129,21 +131,38 @@ def test_one_iteration_avr_energy_direction_and_buffer():
   assert float(info.std[-1]) == pytest.approx(fastdpm.LAST_STEP_STD)
 
 
+def test_sample_is_the_trajectorys_last_state_and_bad_time_cost():
+  """``sample(key, params, n)`` is x_S of ``sample_trajectory`` with the same key, (n, D)."""
+  dxmi, state = _setup(policy_batch=8, buffer_capacity=64, value_optimizer=optax.adam(1e-3),
+                       sampler_optimizer=algorithm.sampler_optimizer(1e-3))
+  policy, _ = _policy()
+  key = jax.random.key(9)
+  samples = jax.jit(dxmi.sample, static_argnums=2)(key, state.sampler_params, 10)
+  assert samples.shape == (10, DIM)
+  np.testing.assert_array_equal(
+      samples, policy_lib.sample_trajectory(policy, state.sampler_params, key, 10)[-1])
+  with pytest.raises(ValueError, match="time cost"):
+    algorithm.dxmi(policy=policy, value_fn=_value_fn, time_cost="cubic",
+                   value_optimizer=optax.adam(1e-3),
+                   sampler_optimizer=algorithm.sampler_optimizer(1e-3))
+
+
 def test_policy_gradient_on_log_std_matches_the_closed_form():
   """With V ≡ 0, ε ≡ 0 and c_t = 1 (the identity schedule below), x_{t+1} − x_t = σ_t ξ and the
   policy loss (eq. 11) is mean_b [τ₂ σ_{t_b}² mean_d ξ_b²/(2 s_{t_b}²) − τ₁ log σ_{t_b}] over
   the B transitions drawn from the buffer, so for σ_t = exp ρ_t
   ∂/∂ρ_t = (1/B) Σ_{b: t_b = t} (τ₂ σ_t² mean_d ξ_b²/s_t² − τ₁), and 0 for the last step, whose σ
   is not learned."""
-  config = algorithm.DxMIConfig(tau_entropy=0.1, tau_velocity=0.01, policy_batch=256,
-                                buffer_capacity=256 * 4, sampler_lr=1e-3,
-                                log_std_lr_multiplier=1.0, sampler_grad_clip=1e6)
   schedule = fastdpm.var_schedule(4)
   identity = schedule._replace(x_coef=np.ones(4), eps_coef=np.zeros(4))
-  policy = algorithm.make_policy(lambda p, x, tau: jnp.zeros_like(x), identity, DIM)
+  policy = policy_lib.make_policy(lambda p, x, tau: jnp.zeros_like(x), identity, DIM)
   zero_value = lambda p, x, t: jnp.zeros(x.shape[0])
-  dxmi = algorithm.dxmi(policy, zero_value, config)
-  sampler = algorithm.init_sampler_params(policy, {"unused": jnp.zeros(())}, schedule.std)
+  dxmi = algorithm.dxmi(
+      policy=policy, value_fn=zero_value, tau_entropy=0.1, tau_velocity=0.01, policy_batch=256,
+      buffer_capacity=256 * 4, value_optimizer=optax.adam(1e-5),
+      sampler_optimizer=algorithm.sampler_optimizer(1e-3, log_std_lr_multiplier=1.0,
+                                                    grad_clip=1e6))
+  sampler = policy_lib.init_sampler_params(policy, {"unused": jnp.zeros(())}, schedule.std)
   state = dxmi.init(jax.random.key(5), sampler, {"unused": jnp.zeros(())})
   key, data = jax.random.key(6), jnp.zeros((256, DIM))
   new_state, _ = jax.jit(dxmi.step)(key, state, data)
@@ -252,7 +271,7 @@ def test_plain_ddpm_as_a_policy_matches_the_ancestral_step():
   """Step i of ``algorithm.ancestral_steps`` is ``ddpm.ancestral_sample``'s step at t = T − 1 − i:
   mean (x − β_t ε/√(1 − ᾱ_t))/√α_t and std √β̃_t, the last one noiseless (0.001)."""
   schedule = ddpm.linear_schedule(5, 1e-4, 0.99)
-  steps = algorithm.ancestral_steps(schedule)
+  steps = policy_lib.ancestral_steps(schedule)
   betas, alpha_bars = np.asarray(schedule.betas), np.asarray(schedule.alpha_bars)
   x, eps = 0.7, -1.3
   for i, t in enumerate(range(4, -1, -1)):

@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from common import egnn
-from common import particles
+from common.networks import egnn
+from common.targets import particles
 
 
 @pytest.mark.parametrize("n, k, output, with_time", [

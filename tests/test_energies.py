@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from common import energies
+from common.targets import energies
 
 
 def test_mixture_energy_gradients_match_finite_differences(x64, central_difference):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from common import ddpm
-from common import fastdpm
+from common.diffusion import ddpm
+from dxmi import fastdpm
 
 
 def test_var_quadratic_ten_steps():

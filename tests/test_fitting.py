@@ -1,4 +1,4 @@
-"""``common.fitting.fit``: the averaged iterate it returns with ``ema_decay``."""
+"""``common.training.fitting.fit``: the averaged iterate it returns with ``ema_decay``."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from common import fitting
+from common.training import fitting
 
 _DATA = (jnp.arange(8.0)[:, None],)
 

@@ -5,10 +5,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import energy_transforms
-from common import gaussian_mixture
-from common import quadrature
-from common import sde
+from common.evaluation import quadrature
+from common.kernels import sde
+from common.targets import gaussian_mixture
+from common.targets import whitening
 
 
 def _two_component(dtype):
@@ -39,11 +39,11 @@ def test_whitened_energy_equals_original_at_mapped_points():
   mean, cov = gaussian_mixture.mixture_moments(mixture)
   np.testing.assert_allclose(mean, [-1.0, -1.0])
   np.testing.assert_allclose(cov, [[10.5, 9.0], [9.0, 11.5]])
-  affine = energy_transforms.whitening(mean, cov)
+  affine = whitening.whitening(mean, cov)
   np.testing.assert_allclose(np.asarray(affine.matrix) @ cov @ np.asarray(affine.matrix).T,
                              np.eye(2), atol=1e-5)
   energy = lambda x: gaussian_mixture.gaussian_mixture_energy(x, mixture)
-  energy_y = energy_transforms.whitened_energy(energy, affine)
+  energy_y = whitening.whitened_energy(energy, affine)
   xs = jax.random.normal(jax.random.key(0), (50, 2)) * 3.0 - 1.0
   ys = affine.to_whitened(xs)
   np.testing.assert_allclose(affine.from_whitened(ys), xs, atol=1e-5)

@@ -7,13 +7,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from common import energies
-from common import loops
+from common.targets import energies
+from common.training import driver
 from implicit_diffusion import algorithm as algo
 from implicit_diffusion import reward as rewards
 
 THETA0 = np.array([1.5, 0.0, 1.5, 0.0, 1.5, 0.0], np.float32)
-# From the issue (published setting); agree with the erf closed form below to 1e-4.
+# The published setting's values; agree with the erf closed form below to 1e-4.
 PUBLISHED_R = [0.18863, 0.29820, 0.00439, 0.0, 0.00040, 0.02723]
 
 
@@ -35,10 +35,21 @@ def hard_component_rewards():
   return algo.component_rewards(rewards.hard_reward)
 
 
+def _algorithm(component_rewards, **kwargs):
+  return algo.implicit_diffusion(reward_fn=rewards.hard_reward,
+                                 component_rewards=component_rewards, theta_init=THETA0, **kwargs)
+
+
+def _draw(num_particles=1000, num_reference=1, **unused):
+  """The single loop's ``draw`` for the hyperparameters of ``_algorithm``."""
+  return algo.single_loop_draw(num_particles=num_particles, num_reference=num_reference,
+                               theta_init=THETA0, reference_std=2.0)
+
+
 def _run(hard_component_rewards, steps, seeds=(0,), chunk=None, **kwargs):
-  algorithm = algo.implicit_diffusion(rewards.hard_reward, hard_component_rewards, THETA0,
-                                      **kwargs)
-  _, final, info = algo.run(algorithm, seeds, steps, chunk or steps)
+  single_loop = kwargs.get("inner_steps", 1) == 1 and kwargs.get("warm_start", True)
+  _, final, info = algo.run(_algorithm(hard_component_rewards, **kwargs), seeds, steps,
+                            chunk or steps, draw=_draw(**kwargs) if single_loop else None)
   return final, info
 
 
@@ -72,10 +83,10 @@ def test_reward_gradient_estimator_matches_the_exact_gradient_at_theta0(hard_com
 
 def test_kl_gradient_quadrature_matches_reference_draws():
   theta = jnp.array([-0.5, 2.0, 0.3, -0.4, 0.1, 1.0])
-  step = algo.exact_gradient_flow(np.zeros(6), THETA0, learning_rate=1.0, kl_weight=1.0,
-                                  reference_std=2.0)
+  flow = algo.exact_gradient_flow(component_rewards=np.zeros(6), theta_init=THETA0,
+                                  learning_rate=1.0, kl_weight=1.0, reference_std=2.0)
   # With R = 0 and η = λ = 1 the step is θ − ∇_θ KL(ρ ‖ π_θ).
-  quadrature_grad = theta - step(theta)[0]
+  quadrature_grad = theta - flow.step(None, theta)[0]
   draws = energies.sample_isotropic_mixture(jax.random.key(2), THETA0, algo.CENTRES, 2.0,
                                             1_000_000)
   monte_carlo = jnp.mean(algo.theta_gradients(draws, theta), axis=0)
@@ -83,13 +94,15 @@ def test_kl_gradient_quadrature_matches_reference_draws():
 
 
 def test_one_update_conserves_the_sum_of_theta(hard_component_rewards):
-  algorithm = algo.implicit_diffusion(rewards.hard_reward, hard_component_rewards, THETA0,
-                                      kl_weight=0.3, num_reference=7)
+  algorithm = _algorithm(hard_component_rewards, kl_weight=0.3, num_reference=7)
   state = algorithm.init(jax.random.key(5))
   new_state, info = algorithm.step(jax.random.key(6), state)
+  given = algorithm.step(None, state, _draw(num_reference=7)(jax.random.key(6)))
+  np.testing.assert_allclose(given[0].theta, new_state.theta, atol=1e-7)
   assert not np.allclose(new_state.theta, state.theta)
   np.testing.assert_allclose(new_state.theta.sum(), THETA0.sum(), atol=1e-5)
   assert info.theta.shape == (6,) and new_state.particles.shape == (1000, 2)
+  assert algorithm.sample(jax.random.key(7), new_state.theta, 5).shape == (5, 2)
 
 
 def test_default_run_reproduces_the_published_numbers(hard_component_rewards):
@@ -115,11 +128,13 @@ def test_exact_gradient_flow_reaches_the_reward_and_the_regularised_fixed_point(
     hard_component_rewards):
   finals = {}
   for kl_weight in (0.0, 0.1):
-    step = algo.exact_gradient_flow(hard_component_rewards, THETA0, learning_rate=0.1,
-                                    kl_weight=kl_weight, reference_std=2.0)
-    theta, info = loops.scan_in_chunks(loops.make_chunk_runner(step), jnp.asarray(THETA0),
-                                       5000, 5000)
-    finals[kl_weight] = (np.asarray(jax.nn.softmax(theta)), info.exact_reward[-1])
+    flow = algo.exact_gradient_flow(component_rewards=hard_component_rewards,
+                                    theta_init=THETA0, learning_rate=0.1, kl_weight=kl_weight,
+                                    reference_std=2.0)
+    key = jax.random.key(0)
+    theta, info = driver.train(flow.step, flow.init(key), key, num_steps=5000,
+                               chunk_size=5000, progress=False)
+    finals[kl_weight] = (np.asarray(jax.nn.softmax(theta)), info["exact_reward"][-1])
   assert abs(finals[0.0][1] - 0.294) < 1e-3
   np.testing.assert_allclose(finals[0.1][0], [.152, .652, .058, .034, .068, .035], atol=2e-3)
   assert abs(finals[0.1][1] - 0.2245) < 1e-3
@@ -159,10 +174,9 @@ def test_cold_start_restarts_the_chain_every_update(hard_component_rewards):
 def test_runner_drawing_in_blocks_gives_the_step_by_step_numbers(hard_component_rewards, seeds):
   # make_runner draws the noise of DRAW_BLOCK steps at once: same keys, same draws; the floats
   # agree with one jitted step per iteration up to rounding (fusions differ).
-  algorithm = algo.implicit_diffusion(rewards.hard_reward, hard_component_rewards, THETA0,
-                                      num_particles=200, kl_weight=0.1)
+  algorithm = _algorithm(hard_component_rewards, num_particles=200, kl_weight=0.1)
   steps = 80  # a chunk of 75 steps (blocks of 25) and one of 5 (one block)
-  _, final, info = algo.run(algorithm, seeds, steps, 75)
+  _, final, info = algo.run(algorithm, seeds, steps, 75, draw=_draw(num_particles=200))
   step = jax.jit(algo.chain_step(algorithm))
   for i, seed in enumerate(seeds):
     carry, thetas = algo.initial_carry(algorithm, jax.random.key(seed)), []

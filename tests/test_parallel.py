@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from common import parallel
+from common.infra import parallel
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "tests", "parallel_steps.py")

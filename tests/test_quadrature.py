@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from common import quadrature
+from common.evaluation import quadrature
 
 
 def test_gaussian_weights_integrate_moments():

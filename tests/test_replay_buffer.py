@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import replay_buffer
+from common.training import replay_buffer
 
 
 def _items(start, num):

@@ -1,4 +1,5 @@
-"""Reward-directed guidance (issue 6, Part 1): the guidance term, G = 0, batch mean, entry points."""
+"""Reward-directed guidance, Part 1: the guidance term, G = 0, batch mean, the guided sampler and
+the predictor's training as algorithms, the entry points."""
 
 import json
 import os
@@ -6,8 +7,12 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
-from common import ddpm
+from common.diffusion import ddpm
+from common.networks import residual_mlp
+from common.training import driver
+from common.training import fitting
 from reward_guidance import guidance
 from reward_guidance import predictor
 
@@ -43,7 +48,7 @@ def test_batch_mean_scales_the_term_by_one_over_batch_size():
 
 
 def test_zero_guidance_reproduces_unguided_ddim_bit_for_bit():
-  eps_net, mu_net = ddpm.ResidualMLP(64, width=32, num_blocks=2), predictor.ResConvNet(8, 1)
+  eps_net, mu_net = residual_mlp.ResidualMLP(64, width=32, num_blocks=2), predictor.ResConvNet(8, 1)
   key_eps, key_mu, key_x = jax.random.split(jax.random.key(3), 3)
   eps_params = eps_net.init(key_eps, jnp.zeros((1, 64)), jnp.zeros(()))
   mu_params = mu_net.init(key_mu, jnp.zeros((1, 64)))
@@ -56,6 +61,38 @@ def test_zero_guidance_reproduces_unguided_ddim_bit_for_bit():
   guided = jax.jit(lambda x, a, g: guidance.sample(eps_fn, predict, schedule, steps, x, a, g))
   assert np.array_equal(np.asarray(guided(x_init, 2.0, 0.0)), np.asarray(unguided))
   assert not np.array_equal(np.asarray(guided(x_init, 2.0, 5.0)), np.asarray(unguided))
+
+
+def test_guided_sampler_steps_compose_to_its_sample():
+  schedule = ddpm.linear_schedule()
+  eps_fn = lambda x, t: 0.1 * x + 1e-4 * t
+  sampler = guidance.guided_ddim(
+      eps_fn=eps_fn, predictor_apply=lambda w, x: jnp.tanh(x) @ w, schedule=schedule,
+      timesteps=ddpm.ddim_timesteps(5, schedule.num_steps), dim=4)
+  params = guidance.GuidanceParams(jnp.arange(1.0, 5.0), jnp.float32(1.5), jnp.float32(3.0))
+  state = sampler.init(jax.random.key(0), 8)
+  timesteps = []
+  for _ in range(5):
+    state, info = jax.jit(sampler.step)(None, state, params)
+    timesteps.append(int(info.timestep))
+  assert timesteps == [800, 600, 400, 200, 0] and int(state.index) == 5
+  np.testing.assert_allclose(state.x, sampler.sample(jax.random.key(0), params, 8), rtol=1e-5,
+                             atol=1e-6)
+
+
+def test_reward_predictor_learns_the_mean_intensity():
+  images = jax.random.uniform(jax.random.key(0), (256, 64), minval=-1.0, maxval=1.0)
+  labels = 5.0 * images.mean(axis=1)
+  schedule = ddpm.linear_schedule()
+  algorithm = predictor.reward_predictor(
+      network=predictor.ResConvNet(8, 1), optimizer=optax.adam(3e-3), schedule=schedule,
+      timesteps=jnp.zeros((1,), jnp.int32))  # t = 0: clean images, a learnable target
+  key = jax.random.key(1)
+  state, histories = driver.train(algorithm.step, algorithm.init(key), key, num_steps=150,
+                                  chunk_size=50, batch_fn=fitting.row_sampler(
+                                      (images, labels), 32), progress=False)
+  loss = histories["loss"]
+  assert loss.shape == (150,) and loss[-20:].mean() < 0.3 * loss[:20].mean()
 
 
 def test_pipeline_end_to_end_writes_its_files(run_module, tmp_path):

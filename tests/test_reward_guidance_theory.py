@@ -1,11 +1,11 @@
-"""The subspace setting of Yuan et al. (2023) (issue 6, Part 2): ridge estimate, oracle, network."""
+"""The subspace setting of Yuan et al. (2023), Part 2: ridge estimate, oracle, network."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from common import ddpm
+from common.diffusion import ddpm
 from reward_guidance import theory
 
 

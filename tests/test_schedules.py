@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from common import schedules
+from adjoint import schedules
 
 SCHEDULE = schedules.GeometricSchedule(sigma_min=1e-3, sigma_max=1.0)
 

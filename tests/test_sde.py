@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from common import energies
-from common import sde
+from common.kernels import sde
+from common.targets import energies
 
 MEAN = jnp.array([1.0, -2.0])
 STD = 1.0

@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from common import energies
-from common import metrics
-from common import particles
-from common import reference
-from common import targets
+from common.evaluation import metrics
+from common.kernels import tempering as reference
+from common.targets import benchmarks as targets
+from common.targets import energies
+from common.targets import particles
 
 
 def test_mog40_first_mean_is_the_issues():

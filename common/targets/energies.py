@@ -1,7 +1,7 @@
 """Energies and exact samplers of analytic targets, written for one configuration.
 
 Every energy here takes one configuration ``x`` of shape ``(d,)`` and returns a scalar; batch it
-with ``jax.vmap`` and take forces with ``jax.grad`` (``common.sde.energy_grad`` does both).
+with ``jax.vmap`` and take forces with ``jax.grad`` (``common.kernels.sde.energy_grad`` does both).
 """
 
 import math
@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import particles
+from common.targets import particles
 
 
 def hexagon_means(radius: float = 4.0, num: int = 6) -> np.ndarray:
@@ -95,7 +95,7 @@ def many_well_energy(x: jax.Array) -> jax.Array:
       E(x) = Σ_{i < d/2} [x_{2i}⁴ − 6 x_{2i}² − 0.5 x_{2i} + 0.5 x_{2i+1}²].
 
   Each pair is an independent asymmetric double well times a standard normal, so the
-  normaliser factorises (see ``common.targets``).
+  normaliser factorises (see ``common.targets.benchmarks``).
   """
   even, odd = x[0::2], x[1::2]
   return jnp.sum(asymmetric_well_energy(even) + 0.5 * odd**2)

@@ -14,17 +14,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import energies
+from common.targets import energies
+from common.targets import gaussian_mixture
+from common.targets import whitening as whitening_lib
 
 
 class Target(NamedTuple):
+  """A Boltzmann target exp(−E), the one type of every sampler's target.
+
+  A sampler works in its own coordinates; ``whitening`` (when set) maps them to the target's
+  original ones, in which ``sample``, ``original_energy`` and ``mixture`` are written and every
+  figure is reported. Without it both coordinates are the same.
+  """
   name: str
   dim: int
-  energy: Callable[[jax.Array], jax.Array]  # one configuration (dim,) -> scalar
+  energy: Callable[[jax.Array], jax.Array]  # one configuration (dim,) -> scalar, sampler coords
   sample: Callable[[jax.Array, int], jax.Array] | None  # exact draws: (key, n) -> (n, dim)
   log_normaliser: float | None  # log ∫ exp(−E), when known
   n_particles: int = 1
   spatial_dim: int = 1
+  whitening: whitening_lib.AffineWhitening | None = None  # sampler ↔ original coordinates
+  original_energy: Callable[[jax.Array], jax.Array] | None = None  # None: ``energy``
+  mixture: gaussian_mixture.GaussianMixture | None = None  # the components, for mode counts
 
 
 # The 40 means of the MoG-40 benchmark (FAB, iDEM, DiKL): (u − 0.5)·2·40 with u the first 80

@@ -18,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from common import particles
+from common.targets import particles
 
 
 class PairwiseDense(nn.Module):

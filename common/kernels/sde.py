@@ -9,8 +9,11 @@ Conventions shared by every kernel here:
   key per step, not N.
 * Extra ``*args`` of ``step`` are passed to the energy unchanged (e.g. parameters that move
   between steps, as in Implicit Diffusion).
-* A kernel factory closes over its hyperparameters and returns ``Kernel(init, step)`` with
-  ``step(key, state, *args) -> (state, info)``; ``run_chain`` drives any kernel in ``lax.scan``.
+* A kernel factory closes over its hyperparameters and returns the library's one contract,
+  ``common.types.Algorithm(init, step)``, with ``step(key, state, *args) -> (state, info)``. A
+  Markov kernel's randomness starts in its initial position, so its ``init`` takes the position
+  where a trained algorithm's takes a key: ``init(position, *args) -> state`` (as in blackjax).
+  ``run_chain`` drives any kernel in ``lax.scan``.
 """
 
 from typing import Any, Callable, NamedTuple
@@ -19,14 +22,10 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from common import types
+
 EnergyFn = Callable[..., jax.Array]
 DriftFn = Callable[..., jax.Array]
-
-
-class Kernel(NamedTuple):
-  """A Markov kernel: ``init(position, *args) -> state``, ``step(key, state, *args)``."""
-  init: Callable[..., Any]
-  step: Callable[..., tuple[Any, Any]]
 
 
 def _batched(fn: Callable[..., jax.Array], x: jax.Array, args: tuple) -> jax.Array:
@@ -56,7 +55,11 @@ class ULAState(NamedTuple):
   position: jax.Array
 
 
-def ula(energy_fn: EnergyFn, step_size: float | jax.Array) -> Kernel:
+class ULAInfo(NamedTuple):
+  """ULA accepts every move: nothing to report."""
+
+
+def ula(energy_fn: EnergyFn, step_size: float | jax.Array) -> types.Algorithm:
   """Unadjusted Langevin algorithm (Euler–Maruyama on the overdamped Langevin SDE).
 
   One step, for the target ``π ∝ exp(-E)`` (Roberts & Tweedie 1996; Marion et al. 2024, eq. 5):
@@ -70,18 +73,18 @@ def ula(energy_fn: EnergyFn, step_size: float | jax.Array) -> Kernel:
     step_size: γ > 0 (a scalar, or an array broadcastable to the state for per-chain steps).
 
   Returns:
-    ``Kernel(init, step)``; ``step(key, state, *args) -> (ULAState, None)``.
+    ``Algorithm(init, step)``; ``step(key, state, *args) -> (ULAState, ULAInfo)``.
   """
 
   def init(position: jax.Array, *unused_args) -> ULAState:
     return ULAState(jnp.asarray(position))
 
-  def step(key: jax.Array, state: ULAState, *args) -> tuple[ULAState, None]:
+  def step(key: jax.Array, state: ULAState, *args) -> tuple[ULAState, ULAInfo]:
     x = state.position
     noise = jax.random.normal(key, x.shape, x.dtype)
-    return ULAState(ula_move(energy_fn, step_size, x, noise, *args)), None
+    return ULAState(ula_move(energy_fn, step_size, x, noise, *args)), ULAInfo()
 
-  return Kernel(init, step)
+  return types.Algorithm(init, step)
 
 
 def ula_move(energy_fn: EnergyFn, step_size: float | jax.Array, x: jax.Array, noise: jax.Array,
@@ -108,7 +111,7 @@ class MALAInfo(NamedTuple):
   is_accepted: jax.Array
 
 
-def mala(energy_fn: EnergyFn, step_size: float | jax.Array) -> Kernel:
+def mala(energy_fn: EnergyFn, step_size: float | jax.Array) -> types.Algorithm:
   """Metropolis-adjusted Langevin algorithm (Roberts & Tweedie 1996).
 
   Proposal ``y = x − γ∇E(x) + √(2γ) ξ``, accepted with probability ``min(1, exp(a))``,
@@ -124,7 +127,7 @@ def mala(energy_fn: EnergyFn, step_size: float | jax.Array) -> Kernel:
       a traced value, e.g. adapted inside a scan).
 
   Returns:
-    ``Kernel(init, step)``; ``step(key, state, *args) -> (MALAState, MALAInfo)``.
+    ``Algorithm(init, step)``; ``step(key, state, *args) -> (MALAState, MALAInfo)``.
   """
 
   def init(position: jax.Array, *args) -> MALAState:
@@ -151,11 +154,11 @@ def mala(energy_fn: EnergyFn, step_size: float | jax.Array) -> Kernel:
         jnp.where(keep, y, x), jnp.where(accepted, e_y, e_x), jnp.where(keep, g_y, g_x))
     return new_state, MALAInfo(accept_prob, accepted)
 
-  return Kernel(init, step)
+  return types.Algorithm(init, step)
 
 
 def run_chain(
-    kernel: Kernel, key: jax.Array, state: Any, num_steps: int, *args
+    kernel: types.Algorithm, key: jax.Array, state: Any, num_steps: int, *args
 ) -> tuple[Any, Any]:
   """Runs ``num_steps`` steps of ``kernel`` in ``lax.scan``; returns (final state, stacked info).
 

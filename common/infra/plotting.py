@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
-from common import io
+from common.infra import io
 
 
 def new_figure(num_panels: int, panel_size: float = 3.6):

@@ -4,7 +4,7 @@
 (flax serialisation, one file per setting, e.g. ``ddpm_steps6000_seed0_ema0.999.msgpack``) and
 train and save them only when absent, so ``reward_guidance`` and ``dxmi`` share one pretrained model.
 While training, checkpoints go to ``<model_dir>/<file name without .msgpack>/checkpoints``
-(``common.checkpoint``): an interrupted training resumes from there on the next call (the
+(``common.training.checkpoint``): an interrupted training resumes from there on the next call (the
 folder's name holds every setting), and the folder is removed once the weights are saved.
 
 ``python -m common.pretrain_digits`` trains or loads both and evaluates the DDPM.
@@ -19,12 +19,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from common import checkpoint
-from common import ddpm
-from common import digit_metrics
-from common import digits
-from common import fitting
-from common import io
+from common.diffusion import ddpm
+from common.digits import data as digits
+from common.digits import metrics as digit_metrics
+from common.infra import io
+from common.networks import classifier
+from common.networks import residual_mlp
+from common.training import checkpoint
+from common.training import fitting
 
 DDPM_STEPS = 6000
 DDPM_BATCH = 128
@@ -38,9 +40,9 @@ CLASSIFIER_LEARNING_RATE = 1e-3
 DEFAULT_MODEL_DIR = os.path.join("runs", "digits_models")
 
 
-def ddpm_network() -> ddpm.ResidualMLP:
+def ddpm_network() -> residual_mlp.ResidualMLP:
   """164 → 512, 5 pre-LN residual GELU blocks, LayerNorm, → 64."""
-  return ddpm.ResidualMLP(digits.DIM)
+  return residual_mlp.ResidualMLP(digits.DIM)
 
 
 def ddpm_schedule() -> ddpm.DiscreteSchedule:
@@ -49,7 +51,7 @@ def ddpm_schedule() -> ddpm.DiscreteSchedule:
 
 
 def eps_fn(params: Any) -> ddpm.EpsFn:
-  """ε̂(x, t) of the digits DDPM with ``params``, for the samplers of ``common.ddpm``."""
+  """ε̂(x, t) of the digits DDPM with ``params``, for the samplers of ``common.diffusion.ddpm``."""
   network = ddpm_network()
   return lambda x, t: network.apply(params, x, jnp.asarray(t, jnp.float32))
 
@@ -100,7 +102,7 @@ def train_or_load_classifier(model_dir: str = DEFAULT_MODEL_DIR, seed: int = 0,
                              log: Callable[[str], None] = print) -> Any:
   """The metric classifier (cross-entropy, Adam 1e-3, batch 128, 2000 steps)."""
   key_init, key_fit = jax.random.split(jax.random.key(seed))
-  template = digit_metrics.Classifier().init(key_init, jnp.zeros((1, digits.DIM)))
+  template = classifier.Classifier().init(key_init, jnp.zeros((1, digits.DIM)))
 
   def train(manager):
     data = digits.load()
@@ -108,7 +110,7 @@ def train_or_load_classifier(model_dir: str = DEFAULT_MODEL_DIR, seed: int = 0,
         key_fit, template, digit_metrics.classifier_loss, optax.adam(CLASSIFIER_LEARNING_RATE),
         (data.x_train, data.y_train), batch_size=CLASSIFIER_BATCH, num_steps=CLASSIFIER_STEPS,
         label=None, manager=manager)
-    logits = digit_metrics.Classifier().apply(params, jnp.asarray(data.x_test))
+    logits = classifier.Classifier().apply(params, jnp.asarray(data.x_test))
     accuracy = float(jnp.mean(jnp.argmax(logits, axis=1) == data.y_test))
     return params, {"seed": seed, "test_accuracy": accuracy,
                     "final_loss": float(losses[-100:].mean())}

@@ -21,13 +21,13 @@ also spreads a population over the cores of a laptop (1.7× on two cores for the
 simulations of Adjoint Sampling), and ``XLA_FLAGS=--xla_force_host_platform_device_count=8``
 simulates eight devices for the tests.
 
-Several hosts: ``initialize_distributed`` (called by ``common.cli.run`` before anything touches
+Several hosts: ``initialize_distributed`` (called by ``common.infra.cli.run`` before anything touches
 a device) calls ``jax.distributed.initialize()`` when, and only when, the process is one of
 several of a job, recognised from the environment that JAX's own cluster detection reads:
 
 * ``JAX_COORDINATOR_ADDRESS`` (``host:port`` of process 0) with ``JAX_NUM_PROCESSES`` and
   ``JAX_PROCESS_ID``, for any launcher (passed on explicitly; a missing or malformed
-  ``JAX_PROCESS_ID`` is a ``LaunchError``, one line and exit status 2 through ``common.cli.run``);
+  ``JAX_PROCESS_ID`` is a ``LaunchError``, one line and exit status 2 through ``common.infra.cli.run``);
 * Slurm: ``SLURM_JOB_ID`` with ``SLURM_NTASKS`` > 1 (auto-detected by JAX);
 * Open MPI (``mpirun``): ``OMPI_MCA_orte_hnp_uri`` with ``OMPI_COMM_WORLD_SIZE`` > 1
   (auto-detected by JAX).

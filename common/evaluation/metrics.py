@@ -14,8 +14,8 @@ import numpy as np
 from scipy import optimize
 from scipy import spatial
 
-from common import particles
-from common import targets as targets_lib
+from common.targets import benchmarks as targets_lib
+from common.targets import particles
 
 
 def wasserstein2(x: np.ndarray, y: np.ndarray) -> float:

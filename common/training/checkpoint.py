@@ -1,6 +1,6 @@
 """Training checkpoints with orbax: the full state saved between compiled blocks, resumed exactly.
 
-A training loop runs in blocks of steps (``common.loops.scan_in_blocks``); after each block its
+A training loop runs in blocks of steps (``common.training.loops.scan_in_blocks``); after each block its
 whole state (parameters, optimiser state, replay buffer, PRNG key, step counter) and the
 per-step histories so far are saved under ``<run folder>/checkpoints/<step>/``. orbax writes a
 checkpoint into a temporary folder and renames it once complete, so a run killed at any moment
@@ -15,7 +15,7 @@ derived from the saved step by ``fold_in``).
 
 Nothing non-finite is ever saved: every chunk's per-step outputs and every block's state are
 checked first, and a NaN or infinity stops the run with ``NonFiniteError`` (one line and exit
-status 1 through ``common.cli.run``) naming the step and the quantity, the last good checkpoint
+status 1 through ``common.infra.cli.run``) naming the step and the quantity, the last good checkpoint
 left in place.
 """
 
@@ -30,8 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from common import cli
-from common import loops
+from common.infra import cli
+from common.training import loops
 
 CHECKPOINTS = "checkpoints"
 KEEP = 2
@@ -226,7 +226,7 @@ def train_in_blocks(
   """Steps ``done … num_steps`` of a loop, checked for finiteness and checkpointed per block.
 
   Args:
-    advance: ``advance(carry, length)`` of ``common.loops.make_chunk_runner``.
+    advance: ``advance(carry, length)`` of ``common.training.loops.make_chunk_runner``.
     carry: the loop state after ``done`` steps (restored, or initial when ``done`` is 0).
     manager_: from ``manager``; None checks finiteness but saves nothing.
     histories: name -> per-step array so far; each block's outputs (a NamedTuple or dict of

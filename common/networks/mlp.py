@@ -1,24 +1,14 @@
 """Time-conditioned networks (flax.linen), used through ``init``/``apply`` on explicit params."""
 
-import math
 from typing import Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from common.networks import time_embedding
+
 ACTIVATIONS = {"silu": nn.silu, "relu": nn.relu, "gelu": nn.gelu, "tanh": jnp.tanh}
-
-
-def fourier_time_features(t: jax.Array, num_frequencies: int) -> jax.Array:
-  """[t, sin(πkt), cos(πkt)] for k = 1..K, shape t.shape + (2K + 1,).
-
-  Multiples of π, not 2π: with 2π every feature would be periodic on [0, 1] and the network could
-  not tell t = 0 from t = 1.
-  """
-  t = jnp.asarray(t)
-  angles = math.pi * t[..., None] * jnp.arange(1, num_frequencies + 1, dtype=t.dtype)
-  return jnp.concatenate([t[..., None], jnp.sin(angles), jnp.cos(angles)], axis=-1)
 
 
 class FourierTimeMLP(nn.Module):
@@ -31,7 +21,7 @@ class FourierTimeMLP(nn.Module):
   Attributes:
     hidden_sizes: widths of the hidden layers.
     out_dim: output dimension.
-    num_frequencies: K in ``fourier_time_features``; 0 for a time-independent network.
+    num_frequencies: K in ``common.networks.time_embedding.fourier_features``; 0 for a time-independent network.
     activation: a key of ``ACTIVATIONS``.
   """
   hidden_sizes: Sequence[int]
@@ -45,7 +35,7 @@ class FourierTimeMLP(nn.Module):
     act = ACTIVATIONS[self.activation]
     h = nn.Dense(self.hidden_sizes[0], name="input")(x)
     if self.num_frequencies > 0:
-      features = fourier_time_features(jnp.asarray(t, x.dtype), self.num_frequencies)
+      features = time_embedding.fourier_features(jnp.asarray(t, x.dtype), self.num_frequencies)
       h = h + nn.Dense(self.hidden_sizes[0], use_bias=False, name="time")(features)
     h = act(h)
     for width in self.hidden_sizes[1:]:

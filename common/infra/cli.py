@@ -2,17 +2,18 @@
 
 An entry point validates all of its flags first (``check``, ``check_positive``, the loaders of
 input files), then creates its output folder (``make_output_dir``), delegates to library code,
-and writes through ``common.io`` (atomic). ``run`` turns any bad flag into one line on stderr
+and writes through ``common.infra.io`` (atomic). ``run`` turns any bad flag into one line on stderr
 and exit status 2: no traceback, and nothing created, because validation comes before the folder
 is made. What every entry point needs is checked by ``run`` itself: malformed values and
 unknown flags (absl), ``--config`` files that do not load and ``--config.<field>`` overrides
 of fields that do not exist (``define_config``), and non-finite floats (``check_parsed_flags``).
-A ``RunError`` raised later (a diverged training, ``common.checkpoint``) is one line too, with
+A ``RunError`` raised later (a diverged training, ``common.training.checkpoint``) is one line too, with
 exit status 1.
 """
 
 import importlib
 import json
+import logging
 import math
 import os
 import re
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 import zipfile
-from typing import Any, Callable, Mapping, NoReturn, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, NoReturn, Sequence
 
 from absl import app
 from absl import flags
@@ -28,8 +29,9 @@ import jax
 from ml_collections import config_flags
 import numpy as np
 
-from common import io
-from common import parallel
+from common.infra import io
+from common.infra import parallel
+from common.infra import run_folder
 
 USAGE_ERROR = 2
 RUN_ERROR = 1
@@ -59,7 +61,7 @@ def check(condition: bool, flag: str, message: str) -> None:
 
 def check_batch_size(size: int, flag: str) -> None:
   """Raises ``FlagError(flag, ...)`` unless the global batch ``size`` splits evenly over the
-  devices (``common.parallel``); it starts the JAX backend, so comes after ``use_all_cpu_cores``."""
+  devices (``common.infra.parallel``); it starts the JAX backend, so comes after ``use_all_cpu_cores``."""
   message = parallel.divisibility_error(size)
   check(message is None, flag, message or "")
 
@@ -121,9 +123,13 @@ def _load_error(error: Exception) -> str:
 
 
 def _parse_flags(argv: list[str]) -> list[str]:
-  """absl's parser, but a malformed or unknown flag costs one line, not a usage dump."""
+  """absl's parser, but a malformed or unknown flag costs one line, not a usage dump, and a
+  request for help (absl exits 1 after printing it) exits 0."""
   try:
     return flags.FLAGS(argv)
+  except SystemExit as e:
+    asked = any(re.fullmatch(r"--?help(full|short)?", arg) for arg in argv[1:])
+    raise SystemExit(0 if asked and e.code == 1 else e.code) from None
   except flags.Error as e:
     # A --config file that raises is reported with the traceback inside the message; its
     # last line says what went wrong.
@@ -148,6 +154,31 @@ def define_config(default: str, name: str = "config") -> flags.FlagHolder:
     return config_flags.DEFINE_config_file(name, default, "Configuration file (path.py[:arg]).")
   except _CONFIG_ERRORS + (ValueError, TypeError) as e:  # absl wraps these only when parsing
     _exit_usage(_config_error(e))
+
+
+class RunFlags(NamedTuple):
+  """The flags of every training entry point, from ``define_run_flags``."""
+  file_path: flags.FlagHolder
+  expe_name: flags.FlagHolder
+  resume: flags.FlagHolder | None
+
+  def folder(self) -> str:
+    return os.path.join(self.file_path.value, self.expe_name.value)
+
+
+def define_file_path() -> flags.FlagHolder:
+  """Defines ``--file_path``, the parent folder of the experiment folders."""
+  return flags.DEFINE_string("file_path", "runs", "Parent folder of the experiment folders.")
+
+
+def define_run_flags(default_expe_name: str | None, resume: bool = True) -> RunFlags:
+  """Defines ``--file_path``, ``--expe_name`` and (with ``resume``) ``--resume``: the one place
+  they are defined. The run writes into ``<file_path>/<expe_name>/``."""
+  return RunFlags(
+      define_file_path(),
+      flags.DEFINE_string("expe_name", default_expe_name, "Experiment folder (output subfolder)."),
+      flags.DEFINE_bool("resume", False, "Continue from the latest checkpoint in "
+                        "<file_path>/<expe_name>/checkpoints.") if resume else None)
 
 
 def _config_leaves(value: Any, path: str):
@@ -209,7 +240,7 @@ def run(main: Callable[[list[str]], Any], compilation_cache: bool = True) -> Non
   the persistent compilation cache (``enable_compilation_cache``) unless ``compilation_cache``
   is False (a benchmark that times compilation).
   On a multi-host launch it first joins the job
-  (``common.parallel.initialize_distributed``); an incomplete launch environment is one line and
+  (``common.infra.parallel.initialize_distributed``); an incomplete launch environment is one line and
   exit status 2 too.
   """
 
@@ -225,6 +256,9 @@ def run(main: Callable[[list[str]], Any], compilation_cache: bool = True) -> Non
       print(f"error: {e}", file=sys.stderr, flush=True)
       sys.exit(RUN_ERROR)
 
+  # JAX reports at INFO that it looked for a TPU library; on a machine without TPUs that line is
+  # noise at the top of every run. Its warnings and errors still show.
+  logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
   try:
     parallel.initialize_distributed()
   except parallel.LaunchError as e:
@@ -354,7 +388,7 @@ def check_params_file(path: str, flag: str) -> None:
 
 def config_file(name: str) -> str:
   """``<repository>/configs/<name>.py``: the default of an entry point's ``--config`` flag."""
-  repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  repository = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   return os.path.join(repository, "configs", f"{name}.py")
 
 
@@ -375,7 +409,9 @@ def check_folder(path: str, flag: str) -> None:
 
 
 def make_output_dir(file_path: str, expe_name: str, flag: str | None = None) -> str:
-  """Creates ``<file_path>/<expe_name>/`` (and parents) after checking it can be written.
+  """Creates ``<file_path>/<expe_name>/`` (and parents) after checking it can be written, and
+  holds it for this process (``common.infra.run_folder``): a run into a folder that another live
+  run holds stops here, with nothing in the folder changed.
 
   Args:
     file_path: the parent folder.
@@ -385,7 +421,7 @@ def make_output_dir(file_path: str, expe_name: str, flag: str | None = None) -> 
 
   Raises:
     FlagError: naming ``file_path`` or ``expe_name`` (or ``flag``) when the folder cannot be
-      created or written.
+      created or written, or is in use by another run.
   """
   check(bool(file_path), flag or "file_path", "must not be empty")
   check(bool(expe_name) and expe_name not in (".", ".."), flag or "expe_name",
@@ -398,6 +434,10 @@ def make_output_dir(file_path: str, expe_name: str, flag: str | None = None) -> 
     os.makedirs(folder, exist_ok=True)
   except OSError as e:
     raise FlagError(flag or "file_path", f"cannot create {folder}: {e.strerror}") from e
+  try:
+    run_folder.hold(folder)
+  except run_folder.FolderInUse as e:
+    raise FlagError(flag or "expe_name", str(e)) from e
   return folder
 
 

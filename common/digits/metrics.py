@@ -15,29 +15,13 @@ the off-manifold residual ‖(I − UUᵀ)(x − x̄)‖ outside the top princip
 
 from typing import Any, Mapping, NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy import spatial
 
-from common import digits
-
-
-class Classifier(nn.Module):
-  """MLP 64 → 256 → ``feature_dim`` (ReLU) → 10 logits; ``features`` = the penultimate layer."""
-  feature_dim: int = 128
-
-  def setup(self):
-    self.hidden = nn.Dense(256)
-    self.penultimate = nn.Dense(self.feature_dim)
-    self.head = nn.Dense(digits.NUM_CLASSES)
-
-  def features(self, x: jax.Array) -> jax.Array:
-    return nn.relu(self.penultimate(nn.relu(self.hidden(x))))
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    return self.head(self.features(x))
+from common.digits import data as digits
+from common.networks.classifier import Classifier
 
 
 def classifier_loss(params: Any, key: jax.Array, batch: tuple[jax.Array, jax.Array],

@@ -23,7 +23,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from common import ddpm
+from common.diffusion import ddpm
 
 Spacing = Literal["linear", "quadratic"]
 

@@ -1,0 +1,4 @@
+"""Diffusion models: discrete-time DDPM schedules, the ε-prediction loss, ancestral and DDIM sampling.
+
+Modules: ``ddpm``.
+"""
