@@ -53,18 +53,20 @@ def adjoint_sampler(
     schedule: schedules.GeometricSchedule,
     optimizer: optax.GradientTransformation,
     max_adjoint_norm: float | None,
-    num_paths: int,
-    num_steps: int,
-    inner_steps: int,
-    batch_size: int,
-    buffer_capacity: int,
-    ema_decay: float = 0.0,
+    **matching: Any,
 ) -> types.Sampler:
   """Adjoint Sampling of ``target``: adjoint matching from X₀ = 0 with the point-start adjoint.
 
   ``target.energy`` is sampled in the sampler's coordinates; ``target.whitening`` (required)
-  maps the infos' moments and ``sample``'s draws to the target's own. The other arguments are
-  those of ``adjoint.adjoint_matching.reciprocal_adjoint_matching``.
+  maps the infos' moments and ``sample``'s draws to the target's own.
+
+  Args:
+    control, schedule, optimizer: as in ``adjoint.adjoint_matching.reciprocal_adjoint_matching``.
+    target: the Boltzmann target.
+    max_adjoint_norm: the clipping of ∇E per sample (None: none).
+    **matching: the sizes of an epoch and the moving average, as in
+      ``reciprocal_adjoint_matching``: ``num_paths``, ``num_steps``, ``inner_steps``,
+      ``batch_size``, ``buffer_capacity`` and optionally ``ema_decay``.
 
   Returns:
     ``Sampler(init, step, sample)``: ``init(key) -> AdjointMatchingState``,
@@ -75,9 +77,7 @@ def adjoint_sampler(
       control=control, dim=target.dim, schedule=schedule, optimizer=optimizer,
       sample_prior=dirac_prior(target.dim),
       terminal_adjoint=point_start_adjoint(target.energy, schedule, max_adjoint_norm),
-      num_paths=num_paths, num_steps=num_steps, inner_steps=inner_steps, batch_size=batch_size,
-      buffer_capacity=buffer_capacity, ema_decay=ema_decay,
-      observe=target.whitening.from_whitened)
+      observe=target.whitening.from_whitened, **matching)
 
 
 def optimal_well_control(schedule: schedules.GeometricSchedule, scale: float, t, x):

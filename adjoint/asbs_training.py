@@ -158,12 +158,9 @@ def asbs_sampler(
     corrector_optimizer: optax.GradientTransformation,
     sample_prior: adjoint_matching.PriorSampler,
     max_adjoint_norm: float | None,
-    num_paths: int,
-    num_steps: int,
-    inner_steps: int,
-    batch_size: int,
     buffer_capacity: int,
     ema_decay: float = 0.0,
+    **epoch: int,
 ) -> types.Sampler:
   """ASBS of ``target`` from X₀ ~ ``sample_prior`` (Liu et al. 2025, Alg. 1).
 
@@ -172,13 +169,14 @@ def asbs_sampler(
     corrector: the network h_φ(t, x), called with t = None.
     target: sampled in its sampler coordinates; ``target.whitening`` (required) maps the infos'
       moments and ``sample``'s draws to the target's own.
-    schedule, max_adjoint_norm, num_paths, num_steps, inner_steps, batch_size, buffer_capacity,
-      ema_decay: as in ``adjoint.adjoint_matching.reciprocal_adjoint_matching``; both phases
-      simulate ``num_paths`` paths and take ``inner_steps`` steps on batches of ``batch_size``
-      per epoch.
+    schedule, max_adjoint_norm, buffer_capacity, ema_decay: as in
+      ``adjoint.adjoint_matching.reciprocal_adjoint_matching``.
     optimizer: trains the control.
     corrector_optimizer: trains the corrector.
     sample_prior: draws X₀ (``make_prior``).
+    **epoch: the sizes of an epoch, the same for both phases: ``num_paths`` paths simulated,
+      ``num_steps`` Euler–Maruyama steps each, ``inner_steps`` optimiser steps on batches of
+      ``batch_size``.
 
   Returns:
     ``Sampler(init, step, sample)``: ``init(key) -> ASBSState``,
@@ -190,14 +188,12 @@ def asbs_sampler(
       control=control, dim=target.dim, schedule=schedule, optimizer=optimizer,
       sample_prior=sample_prior,
       terminal_adjoint=corrected_adjoint(target.energy, corrector_apply, max_adjoint_norm),
-      num_paths=num_paths, num_steps=num_steps, inner_steps=inner_steps, batch_size=batch_size,
       buffer_capacity=buffer_capacity, ema_decay=ema_decay,
-      observe=target.whitening.from_whitened)
+      observe=target.whitening.from_whitened, **epoch)
   corrector_alg = corrector_matching(
       corrector_apply=corrector_apply, control_apply=control.apply, schedule=schedule,
-      optimizer=corrector_optimizer, sample_prior=sample_prior, num_paths=num_paths,
-      num_steps=num_steps, inner_steps=inner_steps, batch_size=batch_size,
-      observe=target.whitening.from_whitened)
+      optimizer=corrector_optimizer, sample_prior=sample_prior,
+      observe=target.whitening.from_whitened, **epoch)
 
   def init(key: jax.Array) -> ASBSState:
     key_control, key_corrector = jax.random.split(key)

@@ -41,11 +41,20 @@ def test_the_docs_name_commands_and_links():
   assert len(_relative_links()) >= 6
 
 
+@pytest.fixture(scope="module")
+def helpfull_answers() -> dict[str, tuple[int, str]]:
+  """Every documented module asked for ``--helpfull`` at once (each is a short process)."""
+  processes = {module: subprocess.Popen([sys.executable, "-m", module, "--helpfull"], cwd=ROOT,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        text=True) for module in _modules()}
+  errors = {module: process.communicate(timeout=300)[1] for module, process in processes.items()}
+  return {module: (process.returncode, errors[module]) for module, process in processes.items()}
+
+
 @pytest.mark.parametrize("module", _modules())
-def test_every_documented_module_answers_helpfull(module):
-  done = subprocess.run([sys.executable, "-m", module, "--helpfull"], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300)
-  assert done.returncode == 0, done.stderr[-2000:]
+def test_every_documented_module_answers_helpfull(module, helpfull_answers):
+  returncode, stderr = helpfull_answers[module]
+  assert returncode == 0, stderr[-2000:]
 
 
 @pytest.mark.parametrize("source,target", _relative_links())
@@ -57,3 +66,11 @@ def test_every_relative_link_points_at_a_file(source, target):
 def test_the_docs_speak_of_the_project_only(path):
   found = [m.group(0) for m in FORBIDDEN.finditer(_read(path))]
   assert not found, found
+
+
+def test_the_readme_is_short_and_its_table_cells_are_short():
+  text = _read(DOCS[0])
+  assert len(text.splitlines()) <= 220
+  cells = [cell.strip() for line in text.splitlines() if line.startswith("|")
+           for cell in line.strip("|").split("|")]
+  assert cells and max(len(cell) for cell in cells) <= 150, max(cells, key=len)

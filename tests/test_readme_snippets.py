@@ -27,10 +27,20 @@ def test_the_section_holds_three_short_snippets():
              for s in snippets)
 
 
-@pytest.mark.parametrize("index", range(3))
-def test_snippet_runs_as_printed(index, tmp_path):
+@pytest.fixture(scope="module")
+def snippet_runs(tmp_path_factory) -> list[tuple[int, str, str]]:
+  """Every snippet run at once, each in a folder of its own."""
   env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-  done = subprocess.run([sys.executable, "-c", _snippets()[index]], cwd=tmp_path, env=env,
-                        capture_output=True, text=True, timeout=600)
-  assert done.returncode == 0, done.stderr[-3000:]
-  assert done.stdout.strip(), "a snippet prints its result"
+  processes = [subprocess.Popen([sys.executable, "-c", snippet],
+                                cwd=tmp_path_factory.mktemp("snippet"), env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for snippet in _snippets()]
+  outputs = [process.communicate(timeout=600) for process in processes]
+  return [(process.returncode, *output) for process, output in zip(processes, outputs)]
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_snippet_runs_as_printed(index, snippet_runs):
+  returncode, stdout, stderr = snippet_runs[index]
+  assert returncode == 0, stderr[-3000:]
+  assert stdout.strip(), "a snippet prints its result"
