@@ -46,10 +46,3 @@ def hold(folder: str) -> None:
   os.ftruncate(fd, 0)
   os.write(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode())
   _held[real] = fd
-
-
-def release(folder: str) -> None:
-  """Gives ``folder`` back (a process ending does the same)."""
-  fd = _held.pop(os.path.realpath(folder), None)
-  if fd is not None:
-    os.close(fd)
