@@ -9,7 +9,7 @@ MW-32 factorises into 1-D wells and normals, so both noisy scores ∇ log p_t ar
 (default: MoG-40's quick preset, ``configs/dikl_mog.py``; the target is the configuration's)
 with that score in place of DiKL's posterior estimate ŝ_d (``dikl.posterior.exact_noisy_score``)
 and prints what ``dikl.train`` reports on 10⁴ samples
-(``common.evaluation.metrics.target_metrics``; for MW-32 also the share of each double well's
+(``common.evaluation.protocol.target_metrics``; for MW-32 also the share of each double well's
 samples on its deep side, 0.844 for the target). If these stay far from the specification's
 bounds, what limits the preset is the generator and score network's learning, not the
 posterior's importance sampling and MALA.
@@ -27,7 +27,7 @@ from absl import flags
 import jax
 import numpy as np
 
-from common.evaluation import metrics
+from common.evaluation import protocol
 from common.infra import cli
 from common.infra import io
 from common.targets import benchmarks as targets
@@ -63,7 +63,7 @@ def main(argv):
                           label="iteration")
   samples = np.asarray(sampler.sample(key_samples, state.generator_ema, config.num_samples))
   reference = np.asarray(target.sample(jax.random.key(config.seed + 1), config.num_samples))
-  results = metrics.target_metrics(target, samples, reference)
+  results = protocol.target_metrics(target, samples, reference)
   if config.target == "mw":
     deep_side = np.sort((samples[:, 0::2] > 0).mean(axis=0))
     results["deep_side_per_well"] = " ".join(f"{share:.2f}" for share in deep_side)

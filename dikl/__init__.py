@@ -18,8 +18,8 @@ The public API:
 - ``make_noisy_score`` / ``exact_noisy_score`` (``dikl.posterior``): the target's noisy score ŝ_d.
 - ``dikl.networks``: the presets' networks, ``PerConfiguration`` for per-configuration EGNNs;
   ``dikl.presets``: a configuration (``configs/dikl_<target>.py``) as the arguments above.
-- ``load_generator``: a generator saved by ``python -m dikl.train``, with its ``sample``;
-  ``evaluate`` and ``write_report`` (``dikl.evaluation``): He et al.'s evaluation protocol, which
+- ``load_generator``: a generator saved by ``python -m dikl.train``, with its ``sample``.
+  He et al.'s evaluation protocol is ``common.evaluation.protocol`` (its ``DIKL_METRICS``), which
   ``python -m dikl.eval`` runs on sample files or a saved generator.
 """
 
@@ -27,7 +27,5 @@ from dikl import dikl
 from dikl.checkpoint import load_generator
 from dikl.dikl import DiKLInfo
 from dikl.dikl import DiKLState
-from dikl.evaluation import evaluate
-from dikl.evaluation import write_report
 from dikl.posterior import exact_noisy_score
 from dikl.posterior import make_noisy_score

@@ -8,7 +8,7 @@ keyword hyperparameters. ``dikl.train``, ``dikl.eval``, the benchmarks and the t
 from a configuration through here; the library itself takes keyword arguments only.
 """
 
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import optax
 
@@ -51,6 +51,55 @@ def make_target_score(config: Config, target: targets_lib.Target) -> posterior.N
       adapt_step_size=config["adapt_step_size"], annealing_steps=config["annealing_steps"],
       annealing_schedule=config["annealing_schedule"], step_scale=config["step_scale"],
       posterior_std=config["posterior_std"])
+
+
+class EnergyEvaluations(NamedTuple):
+  """Target energy evaluations of a DiKL training (``energy_evaluations``)."""
+  per_iteration: int
+  total: int  # num_iterations × per_iteration
+
+
+def posterior_energy_evaluations(config: Config) -> int:
+  """Target energy evaluations of the posterior sampler (``make_target_score``) per noisy x_t.
+
+  One evaluation is E, with or without its gradient, at one configuration; this counts what
+  ``dikl.posterior.noisy_score`` computes, with P = ``num_posterior_samples`` chains of
+  n = ``num_importance`` proposals each:
+
+  * the P·n proposals' energies (the importance weights), P·n;
+  * with K = ``annealing_steps`` > 0, per tempered step a MALA ``init`` and ``step`` and the
+    moved proposals' energies, 3·P·n each;
+  * the selected particles' MALA ``init`` and ``mala_steps`` steps, P·(mala_steps + 1);
+  * the final gradients for the score identity, P.
+
+  LJ-13's ``soft_core``/``cubic_below`` energies count as evaluations of the target too.
+
+  Args:
+    config: the configuration's fields (those of ``configs/dikl_base.py``).
+
+  Returns:
+    P·n·(1 + 3K) + P·(mala_steps + 2).
+  """
+  chains, proposals = config["num_posterior_samples"], config["num_importance"]
+  importance = chains * proposals * (1 + 3 * config["annealing_steps"])
+  return importance + chains * (config["mala_steps"] + 2)
+
+
+def energy_evaluations(config: Config) -> EnergyEvaluations:
+  """Target energy evaluations of a DiKL training (``method`` "dikl" or "rkl") on ``config``.
+
+  Each iteration estimates ŝ_d on ``batch_size`` noisy generator samples; the score network's
+  steps and the generator's own step evaluate no energy. The evaluation of the final samples
+  (metrics, figures) is not training and not counted.
+
+  Args:
+    config: the configuration's fields.
+
+  Returns:
+    ``EnergyEvaluations(per_iteration, total)``, total over ``num_iterations``.
+  """
+  per_iteration = config["batch_size"] * posterior_energy_evaluations(config)
+  return EnergyEvaluations(per_iteration, config["num_iterations"] * per_iteration)
 
 
 def _optimisers(config: Config) -> tuple[optax.GradientTransformation,

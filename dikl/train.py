@@ -24,7 +24,7 @@ import ml_collections
 from ml_collections import config_flags
 import numpy as np
 
-from common.evaluation import metrics as metrics_lib
+from common.evaluation import protocol
 from common.infra import cli
 from common.infra import io
 from common.infra import parallel
@@ -176,9 +176,14 @@ def main(argv) -> None:
   samples, histories = train_and_sample(config, target, _METHOD.value, folder,
                                         _RUN.resume.value)
   io.save_npy(os.path.join(folder, "samples.npy"), samples)
-  results = metrics_lib.target_metrics(target, samples, reference)
+  results = protocol.target_metrics(target, samples, reference)
   results["wall_time_s"] = time.perf_counter() - start
   results["iterations"] = config.num_iterations
+  # The training's cost in target energy evaluations, e.g. the budget of a classical baseline
+  # (python -m common.reference --energy_evaluations=...).
+  evaluations = presets.energy_evaluations(config)
+  results["energy_evaluations"] = evaluations.total
+  results["energy_evaluations_per_iteration"] = evaluations.per_iteration
   io.save_json(os.path.join(folder, "metrics.json"), results)
   png = _plot(folder, target, samples, reference, histories)
   print(" | ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"

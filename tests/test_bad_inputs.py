@@ -112,6 +112,26 @@ CASES = [
     ("eval_baseline_named_reference", "baseline file named reference.npy", "dikl.eval",
      ["--target=dw", "--sample_path={in}/dw.npy", "--reference={in}/dw.npy",
       "--baseline_sample_dir={in}/baselines"], "baseline_sample_dir"),
+    ("evaluate_wrong_dim", "samples of the wrong dimension for the target", "common.evaluate",
+     ["--target=lj", "--sample_path={in}/dw.npy"], "sample_path"),
+    ("evaluate_nan_rows", "sample file with NaN rows", "common.evaluate",
+     ["--target=mog", "--sample_path={in}/nan_mog.npy"], "sample_path"),
+    ("evaluate_empty", "empty sample file", "common.evaluate",
+     ["--target=dw", "--sample_path={in}/empty_dw.npy", "--reference={in}/dw.npy"],
+     "sample_path"),
+    ("evaluate_too_few", "fewer samples than the subsample size", "common.evaluate",
+     ["--target=dw", "--sample_path={in}/short_dw.npy", "--reference={in}/dw.npy"],
+     "sample_path"),
+    ("evaluate_unreadable_baseline", "baseline folder with an unreadable file",
+     "common.evaluate", ["--target=dw", "--sample_path={in}/dw.npy", "--reference={in}/dw.npy",
+                         "--baseline_sample_dir={in}/unreadable_baselines"],
+     "baseline_sample_dir"),
+    ("evaluate_floor_too_small", "floor of a reference under two subsamples", "common.evaluate",
+     ["--target=dw", "--sample_path={in}/dw.npy", "--reference={in}/dw.npy", "--floor"],
+     "floor"),
+    ("evaluate_unknown_metric", "unknown metric", "common.evaluate",
+     ["--target=dw", "--sample_path={in}/dw.npy", "--reference={in}/dw.npy",
+      "--metrics=w2,w3"], "metrics"),
 ]
 
 
@@ -144,6 +164,11 @@ def make_inputs(folder: str) -> None:
     np.savez(os.path.join(dataset, "reward.npz"), kind="intensity")
     with open(os.path.join(dataset, "metrics.json"), "w") as f:
       json.dump({"reward_mean": 0.0, "reward_std": 1.0}, f)
+  np.save(os.path.join(folder, "empty_dw.npy"), np.zeros((0, 8), np.float32))
+  np.save(os.path.join(folder, "short_dw.npy"), np.zeros((100, 8), np.float32))
+  os.makedirs(os.path.join(folder, "unreadable_baselines"))
+  with open(os.path.join(folder, "unreadable_baselines", "broken.npy"), "wb") as f:
+    f.write(b"\x93NUMPY truncated")
   os.makedirs(os.path.join(folder, "baselines"))
   np.save(os.path.join(folder, "baselines", "reference.npy"), np.zeros((3000, 8), np.float32))
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from common.evaluation import metrics
+from common.evaluation import protocol
 from common.kernels import tempering as reference
 from common.targets import benchmarks as targets
 from common.targets import energies
@@ -179,7 +180,7 @@ def test_reference_sampler_for_dw4_matches_the_published_rerun(shared_data, dw4_
   target = targets.get_target("dw")
   samples, _ = dw4_reference
   rerun = np.load(os.path.join(shared_data, "dw4_rerun_dikl.npy"))
-  scores = metrics.evaluate(samples, rerun, target)
+  scores = protocol.evaluate(samples, rerun, target)
   assert scores["w2_mean"] <= 1.60, scores
   assert scores["dist_tvd_mean"] <= 0.08, scores
 
@@ -187,9 +188,9 @@ def test_reference_sampler_for_dw4_matches_the_published_rerun(shared_data, dw4_
 def test_evaluate_rejects_wrong_dimension_and_too_few_samples():
   target = targets.get_target("dw")
   with pytest.raises(ValueError, match="needs"):
-    metrics.evaluate(np.zeros((3000, 6)), np.zeros((3000, 8)), target)
+    protocol.evaluate(np.zeros((3000, 6)), np.zeros((3000, 8)), target)
   with pytest.raises(ValueError, match="draws"):
-    metrics.evaluate(np.zeros((100, 8)), np.zeros((3000, 8)), target)
+    protocol.evaluate(np.zeros((100, 8)), np.zeros((3000, 8)), target)
 
 
 def test_reference_cli_exact_target_and_bad_flags(run_module, tmp_path):

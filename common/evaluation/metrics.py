@@ -1,21 +1,15 @@
-"""Sample-based metrics and the evaluation protocol for Boltzmann samplers.
+"""Distances between sets of samples: exact and sliced W2, 1-D W2, histogram TVD, MoG-40 modes.
 
-The protocol is the one DiKL, iDEM and Adjoint Sampling report (He et al. 2025, App. C): repeat
-10 times, draw 2000 model and 2000 reference samples without replacement, remove the centre of
-mass of particle systems, and average: W2 by exact optimal transport on flattened configurations,
-total variation between energy histograms, and (particle systems) between histograms of all
-pairwise distances.
+The protocol that applies them to repeated subsamples is ``common.evaluation.protocol``; the
+aligned W2 of particle systems is ``common.evaluation.alignment``.
 """
 
-from typing import Mapping
-
-import jax
 import numpy as np
+import ot
 from scipy import optimize
 from scipy import spatial
 
 from common.targets import benchmarks as targets_lib
-from common.targets import particles
 
 
 def wasserstein2(x: np.ndarray, y: np.ndarray) -> float:
@@ -30,6 +24,17 @@ def wasserstein2(x: np.ndarray, y: np.ndarray) -> float:
   cost = spatial.distance.cdist(x, y, "sqeuclidean")
   rows, cols = optimize.linear_sum_assignment(cost)
   return float(np.sqrt(cost[rows, cols].mean()))
+
+
+def wasserstein2_1d(x: np.ndarray, y: np.ndarray) -> float:
+  """Exact W2 between two 1-D empirical measures (any sizes), with the square root.
+
+  POT's ``emd2_1d`` (squared Euclidean ground cost, the call of DEM's and adjoint_samplers'
+  evaluators) returns W2²; Adjoint Sampling and ASBS report its square root as the energy W2,
+  iDEM's code reports W2² itself (see ``protocol``).
+  """
+  x, y = np.ravel(np.asarray(x, np.float64)), np.ravel(np.asarray(y, np.float64))
+  return float(np.sqrt(ot.emd2_1d(x, y)))
 
 
 def sliced_wasserstein2(x: np.ndarray, y: np.ndarray, num_projections: int = 1000,
@@ -63,68 +68,8 @@ def histogram_tvd(reference: np.ndarray, model: np.ndarray, bins: int = 200) -> 
   return float(0.5 * np.abs(p / p.sum() - q / q.sum()).sum())
 
 
-def evaluate(
-    model: np.ndarray,
-    reference: np.ndarray,
-    target: targets_lib.Target,
-    *,
-    repeats: int = 10,
-    size: int = 2000,
-    seed: int = 0,
-) -> Mapping[str, float]:
-  """The protocol above; returns ``{w2,energy_tvd,dist_tvd}_{mean,std}`` (dist only for particles).
-
-  Raises:
-    ValueError: when either set has fewer than ``size`` samples or the wrong dimension.
-  """
-  for name, samples in (("model", model), ("reference", reference)):
-    if samples.ndim != 2 or samples.shape[1] != target.dim:
-      raise ValueError(f"{name} samples have shape {samples.shape}; target {target.name} needs "
-                       f"(N, {target.dim})")
-    if samples.shape[0] < size:
-      raise ValueError(f"{name} has {samples.shape[0]} samples; the protocol draws {size}")
-  rng = np.random.default_rng(seed)
-  batch_energy = jax.jit(jax.vmap(target.energy))
-  is_particles = target.n_particles > 1
-  scores = {"w2": [], "energy_tvd": [], "dist_tvd": []}
-  for _ in range(repeats):
-    x = model[rng.choice(model.shape[0], size, replace=False)]
-    y = reference[rng.choice(reference.shape[0], size, replace=False)]
-    if is_particles:
-      x = np.asarray(particles.remove_centre_of_mass(x, target.n_particles))
-      y = np.asarray(particles.remove_centre_of_mass(y, target.n_particles))
-    scores["w2"].append(wasserstein2(x, y))
-    scores["energy_tvd"].append(histogram_tvd(np.asarray(batch_energy(y)),
-                                              np.asarray(batch_energy(x))))
-    if is_particles:
-      scores["dist_tvd"].append(histogram_tvd(
-          np.asarray(particles.pair_distances(y, target.n_particles)),
-          np.asarray(particles.pair_distances(x, target.n_particles))))
-  return {f"{name}_{stat}": float(fn(values)) for name, values in scores.items() if values
-          for stat, fn in (("mean", np.mean), ("std", np.std))}
-
-
 def mog40_mode_fractions(samples: np.ndarray) -> np.ndarray:
   """The fraction of ``samples`` (N, 2) nearest each of MoG-40's 40 means, (40,)."""
   samples = np.asarray(samples)
   distances = ((samples[:, None, :] - targets_lib.MOG40_MEANS[None]) ** 2).sum(-1)
   return np.bincount(distances.argmin(1), minlength=len(targets_lib.MOG40_MEANS)) / len(samples)
-
-
-def target_metrics(target: targets_lib.Target, samples: np.ndarray,
-                   reference: np.ndarray | None) -> dict:
-  """Mean energy, per-target statistics (MoG-40: the fraction of samples nearest each mean;
-  MW-32: P(x_even > 0)) and, with at least 2000 samples and 2000 reference samples, the protocol
-  of ``evaluate``."""
-  energy = np.asarray(jax.jit(jax.vmap(target.energy))(samples))
-  out = {"energy_mean": float(np.mean(energy)), "num_samples": int(samples.shape[0])}
-  if target.name == "mog":
-    fractions = mog40_mode_fractions(samples)
-    out.update(modes_covered=int((fractions >= 0.01).sum()),
-               modes_with_any_sample=int((fractions > 0).sum()),
-               min_mode_fraction=float(fractions.min()), max_mode_fraction=float(fractions.max()))
-  if target.name == "mw":
-    out["p_even_positive"] = float(np.mean(samples[:, 0::2] > 0))
-  if reference is not None and min(samples.shape[0], reference.shape[0]) >= 2000:
-    out.update(evaluate(samples, reference, target))
-  return out

@@ -4,6 +4,10 @@ Replicas at inverse temperatures 1 = β₀ > β₁ > … > β_{K−1} each run M
 (``common.kernels.sde.mala``), adjacent replicas swap configurations with probability min(1, exp((βᵢ − βⱼ)(Eᵢ − Eⱼ)))
 (Swendsen & Wang 1986; Earl & Deem 2005), and the β = 1 replicas are recorded after burn-in.
 Samples are centre-of-mass free for particle systems.
+
+A run's cost in target energy evaluations (``energy_evaluations``) is known before it starts, so
+a run can be fitted to a budget (``config_for_budget``), e.g. the evaluations a neural sampler
+spent in training.
 """
 
 from typing import NamedTuple
@@ -101,14 +105,94 @@ def parallel_tempering(target: targets_lib.Target, config: TemperingConfig):
   return init, round_fn
 
 
+def evaluations_per_round(config: TemperingConfig) -> int:
+  """Energy evaluations of one round (``parallel_tempering``'s ``round_fn``) per replica.
+
+  One evaluation is E, with or without its gradient, at one configuration. Each MALA block
+  starts afresh (``kernel.init``, 1: the state keeps energies, not gradients, across a swap),
+  takes ``steps_per_swap`` steps (one value and gradient each), and the centred positions are
+  evaluated again for the swap (1).
+
+  Args:
+    config: the tempering settings.
+
+  Returns:
+    ``steps_per_swap + 2``.
+  """
+  return config.steps_per_swap + 2
+
+
+def num_records(config: TemperingConfig, num_samples: int) -> int:
+  """Recorded sweeps of the β = 1 chains that ``num_samples`` samples need: ⌈num_samples / C⌉."""
+  return -(-num_samples // config.num_chains)
+
+
+def energy_evaluations(config: TemperingConfig, num_samples: int) -> int:
+  """Target energy evaluations of ``sample_parallel_tempering(..., num_samples, config)``.
+
+  Every one of the K·C replicas is evaluated once at the start (``init``) and
+  ``evaluations_per_round`` times in each of the ``burn_in_rounds + R · thin_rounds`` rounds,
+  R = ``num_records``. Samples beyond ``num_samples`` in the last record are paid for too.
+
+  Args:
+    config: the tempering settings.
+    num_samples: the samples asked for.
+
+  Returns:
+    The exact count, as a Python int.
+  """
+  replicas = config.num_temperatures * config.num_chains
+  rounds = config.burn_in_rounds + num_records(config, num_samples) * config.thin_rounds
+  return replicas * (1 + rounds * evaluations_per_round(config))
+
+
+def config_for_budget(budget: int, num_samples: int,
+                      config: TemperingConfig = TemperingConfig()) -> TemperingConfig:
+  """``config`` with burn-in and thinning that spend at most ``budget`` energy evaluations.
+
+  Chains, temperatures and steps per swap stay as in ``config``. After the initial evaluation,
+  the budget buys ``rounds`` whole rounds. Recording gets at most half of them but at least one
+  per record, ``thin_rounds = max(1, (rounds // 2) // R)`` with R = ``num_records``, and burn-in
+  (which also adapts the step sizes) the rest, ``rounds − R · thin_rounds`` ≥ 1. What is left
+  unspent is less than one round's cost.
+
+  Args:
+    budget: the target energy evaluations allowed.
+    num_samples: the samples asked for.
+    config: the other settings (its ``burn_in_rounds`` and ``thin_rounds`` are replaced).
+
+  Returns:
+    The budgeted ``TemperingConfig``; ``energy_evaluations`` of it is ≤ ``budget``.
+
+  Raises:
+    ValueError: the budget does not cover R recorded rounds and one burn-in round.
+  """
+  replicas = config.num_temperatures * config.num_chains
+  per_round = replicas * evaluations_per_round(config)
+  records = num_records(config, num_samples)
+  rounds = (budget - replicas) // per_round
+  if rounds < records + 1:
+    minimum = replicas + (records + 1) * per_round
+    raise ValueError(
+        f"a budget of {budget} energy evaluations is too small for {num_samples} samples with "
+        f"{config.num_chains} chains x {config.num_temperatures} temperatures: {records} "
+        f"recorded rounds and one burn-in round need at least {minimum}")
+  thin = max(1, (rounds // 2) // records)
+  return config._replace(burn_in_rounds=rounds - records * thin, thin_rounds=thin)
+
+
 def sample_parallel_tempering(
     target: targets_lib.Target, key: jax.Array, num_samples: int,
     config: TemperingConfig = TemperingConfig(), progress=None,
 ) -> tuple[np.ndarray, dict]:
-  """``num_samples`` β = 1 samples (N, dim) and diagnostics (final acceptance, swap rate)."""
+  """``num_samples`` β = 1 samples (N, dim) and diagnostics.
+
+  The diagnostics are the final acceptance per temperature, the mean swap rate, the adapted step
+  sizes and ``energy_evaluations``, the target energy evaluations the run used (an int).
+  """
   init, round_fn = parallel_tempering(target, config)
   key_init, key_burn, key_sample = jax.random.split(key, 3)
-  num_records = -(-num_samples // config.num_chains)
+  records = num_records(config, num_samples)
 
   @jax.jit
   def burn_in(key, state):
@@ -122,7 +206,7 @@ def sample_parallel_tempering(
       state, stats = jax.lax.scan(lambda s, kk: round_fn(kk, s, False), state,
                                   jax.random.split(k, config.thin_rounds))
       return state, (state.position[0], jax.tree.map(lambda a: a[-1], stats))
-    return jax.lax.scan(thin, state, jax.random.split(key, num_records))
+    return jax.lax.scan(thin, state, jax.random.split(key, records))
 
   state, _ = burn_in(key_burn, init(key_init))
   if progress is not None:
@@ -131,5 +215,6 @@ def sample_parallel_tempering(
   samples = np.asarray(samples).reshape(-1, target.dim)[:num_samples]
   diagnostics = {"acceptance_per_temperature": np.asarray(acceptance[-1]),
                  "swap_rate": float(np.mean(swap_rate)),
-                 "step_size_per_temperature": np.asarray(state.step_size)}
+                 "step_size_per_temperature": np.asarray(state.step_size),
+                 "energy_evaluations": energy_evaluations(config, num_samples)}
   return samples, diagnostics
