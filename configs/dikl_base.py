@@ -1,10 +1,12 @@
 """Fields shared by the DiKL configurations (``configs/dikl_<target>.py``).
 
 Each target's ``get_config(preset)`` starts from ``base_config`` and sets its values for the
-``paper`` preset (He et al. 2025, App. D, and the specification's table) or the ``quick`` one (a
-2-core CPU within its stated budget). Batch sizes, network widths of the score MLPs and the
-posterior MALA step scales are not in the specification's table; the paper preset's values for
-them are ours. ``dikl.presets`` turns a configuration into the library's arguments.
+``paper`` preset or the ``quick`` one (a 2-core CPU within its stated budget). The paper presets
+are the published configurations (He et al. 2025; ``DiKL/configs/<target>.yaml`` of
+jiajunhe98/DiKL, read at commit 11876a5), field by field; where our code has no equivalent
+(e.g. the posterior MALA steps, which we scale to the posterior's width), it keeps its own:
+docs/dikl.md, "Paper presets against the published configurations", lists each difference.
+``dikl.presets`` turns a configuration into the library's arguments.
 """
 
 import ml_collections
@@ -25,15 +27,17 @@ def base_config(target: str, preset: str) -> ml_collections.ConfigDict:
   config.num_levels = 30
   # Generator (MLP for MoG/MW; EGNN for DW/LJ, latent of the target's dimension).
   config.generator_hidden = 400
-  config.generator_layers = 5
+  # MLP: hidden layers (the published `layer_num: 5` counts the output layer too); EGNN:
+  # message-passing layers.
+  config.generator_layers = 4
   config.latent_dim = 2  # MLP generators only
   config.latent_std = 1.0
   config.output_scale = 1.0  # MLP generators only: x = output_scale · MLP(z)
   # Score network (predicts ε; sees x_t / √(α² data_std² + σ²)).
   config.score_hidden = 400
-  config.score_layers = 5
+  config.score_layers = 4
   config.num_frequencies = 8  # MLP score networks only
-  config.data_std = 1.0
+  config.data_std = 1.0  # 1: the raw x_t (α² + σ² = 1), as the published networks see it
   # Training.
   config.num_iterations = 100_000
   config.batch_size = 1024  # generator samples per generator step
@@ -52,7 +56,8 @@ def base_config(target: str, preset: str) -> ml_collections.ConfigDict:
   # share of samples each mode gets. 0: the last iterate, as He et al. 2025.
   config.generator_ema_decay = 0.0
   config.score_lr = 1e-4
-  config.grad_clip = 10.0  # global gradient-norm clip of both networks
+  # Global gradient-norm clip of both networks (the published code clips the generator only).
+  config.grad_clip = 10.0
   config.weight = "inv_alpha"  # w(t): "one", "inv_alpha" (1/α_t), "inv_alpha_squared" (1/α_t²)
   # The DSM loss's weight per level, by the same names (normalised to mean one over the levels).
   config.score_weight = "one"

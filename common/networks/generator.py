@@ -5,7 +5,7 @@ import jax
 
 
 class MLPGenerator(nn.Module):
-  """x = output_scale · MLP(z), SiLU hidden layers (He et al. 2025: 5 × 400 on MoG-40, MW-32).
+  """x = output_scale · MLP(z), SiLU hidden layers (He et al. 2025: 4 × 400 on MoG-40, MW-32).
 
   Attributes:
     hidden_sizes: widths of the hidden layers (none: an affine map).
