@@ -16,7 +16,12 @@ returning a ``common.types.Sampler`` (``init(key)``, ``step(key, state, *args)``
 - ``ddpm_training(*, network, setup, optimizer, steps_per_epoch, batch_size, num_monitor,
   start)``: the 1-D DDPM; state ``DDPMState``, info ``DDPMInfo``.
 
-Entry points: ``python -m adjoint.adjoint``, ``python -m adjoint.asbs``, ``python -m adjoint.ddpm``.
+Particle systems (DW-4, LJ-13): the same two samplers, given a target with ``n_particles`` > 1,
+sample with zero centre of mass; ``adjoint.particles`` has their equivariant networks
+(``control_network``, ``corrector_network``) and priors (``make_prior``).
+
+Entry points: ``python -m adjoint.adjoint``, ``python -m adjoint.asbs`` (2-D targets with
+``--energy``, particle systems with ``--target``), ``python -m adjoint.ddpm``.
 """
 
 from adjoint.adjoint_matching import AdjointMatchingState

@@ -68,11 +68,18 @@ def matching_loss(
     schedule: schedules.GeometricSchedule,
     key: jax.Array,
     batch: Transition,
+    project: controlled_sde.Projection | None = None,
 ) -> jax.Array:
-  """½ E‖f_θ(t, X_t) + a‖², t ~ U[0, 1], X_t from the bridge between the batch's X₀ and X₁."""
+  """½ E‖f_θ(t, X_t) + a‖², t ~ U[0, 1], X_t from the bridge between the batch's X₀ and X₁.
+
+  With a projection P (zero centre of mass) the bridge is that of the projected base process:
+  its mean is already centred, so projecting the draw projects its noise.
+  """
   key_time, key_bridge = jax.random.split(key)
   t = jax.random.uniform(key_time, batch.x1.shape[:1], batch.x1.dtype)
   xt = schedules.sample_bridge(key_bridge, schedule, t, batch.x0, batch.x1)
+  if project is not None:
+    xt = project(xt)
   residual = apply_fn(params, t, xt) + batch.adjoint
   return jnp.mean(0.5 * jnp.sum(residual**2, axis=-1))
 
@@ -89,13 +96,14 @@ def path_sampler(
     apply_fn: controlled_sde.ScaledControlFn, schedule: schedules.GeometricSchedule,
     sample_prior: PriorSampler, num_steps: int,
     observe: Callable[[jax.Array], jax.Array] = lambda x: x,
+    project: controlled_sde.Projection | None = None,
 ) -> types.SampleFn:
   """``sample(key, params, n)``: X₁ of n paths of the controlled SDE from X₀ ~ prior, observed."""
 
   def sample(key: jax.Array, params: Any, num: int) -> jax.Array:
     key_prior, key_paths = jax.random.split(key)
     x1 = controlled_sde.simulate(
-        key_paths, apply_fn, params, schedule, sample_prior(key_prior, num), num_steps)
+        key_paths, apply_fn, params, schedule, sample_prior(key_prior, num), num_steps, project)
     return observe(x1)
 
   return sample
@@ -116,26 +124,26 @@ def reciprocal_adjoint_matching(
     buffer_capacity: int,
     ema_decay: float = 0.0,
     observe: Callable[[jax.Array], jax.Array] = lambda x: x,
+    project: controlled_sde.Projection | None = None,
 ) -> types.Sampler:
   """Adjoint matching by epochs (Havens et al. 2025, eq. 15).
 
   Args:
     control: the network f_θ(t, x), the control divided by σ(t) (``controlled_sde``).
-    dim: d, the dimension of x.
-    schedule: the noise schedule σ(t).
-    optimizer: an optax transformation (Adam in the papers).
-    sample_prior: draws X₀.
+    dim, schedule: d, the dimension of x, and the noise schedule σ(t).
+    optimizer, sample_prior: an optax transformation (Adam in the papers); draws X₀.
     terminal_adjoint: a(X₁, *args), the regression target; ``*args`` of ``step`` go to it (e.g.
       the corrector parameters of ASBS), so they may change between epochs without recompiling.
-    num_paths: paths simulated per epoch.
-    num_steps: Euler–Maruyama steps per path.
-    inner_steps: optimiser steps per epoch.
-    batch_size: buffer items per optimiser step (split over the devices).
+    num_paths, num_steps: paths simulated per epoch, and their Euler–Maruyama steps.
+    inner_steps, batch_size: optimiser steps per epoch, and buffer items per optimiser step
+      (split over the devices).
     buffer_capacity: FIFO buffer size (≥ ``num_paths``).
     ema_decay: paths are simulated with the moving average θ̄ ← d θ̄ + (1 − d) θ, d =
       min(ema_decay, (1 + n)/(10 + n)) after the n-th optimiser step (0: θ itself); it damps
       the minibatch noise that makes the mode weights drift (see ``_ema_update``).
     observe: maps X₁ to the coordinates of the info's mean/std and of ``sample``.
+    project: P of the paths and bridges (``controlled_sde.simulate``; zero centre of mass for
+      particle systems), or None; the prior's draws and the adjoints must lie in its range.
 
   Returns:
     ``Sampler``: ``init(key) -> AdjointMatchingState``, ``step(key, state, *args) -> (state,
@@ -157,7 +165,7 @@ def reciprocal_adjoint_matching(
     key_batch, key_loss = jax.random.split(key)
     # Each device takes a share of the minibatch; jit all-reduces the gradient.
     batch = parallel.shard_batch(replay_buffer.sample(key_batch, buffer, batch_size))
-    loss, grads = loss_and_grad(params, control.apply, schedule, key_loss, batch)
+    loss, grads = loss_and_grad(params, control.apply, schedule, key_loss, batch, project)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
     sampling_params = _ema_update(params, sampling_params, num_updates, ema_decay)
@@ -168,7 +176,7 @@ def reciprocal_adjoint_matching(
     key_prior, key_paths, key_train = jax.random.split(key, 3)
     x0 = sample_prior(key_prior, num_paths)
     x1 = controlled_sde.simulate(
-        key_paths, control.apply, state.sampling_params, schedule, x0, num_steps)
+        key_paths, control.apply, state.sampling_params, schedule, x0, num_steps, project)
     adjoint = terminal_adjoint(x1, *adjoint_args)
     chex.assert_equal_shape([x0, x1, adjoint])
     # Paths and adjoints are computed split over the devices; the buffer is whole on each.
@@ -179,5 +187,5 @@ def reciprocal_adjoint_matching(
     info = MatchingInfo(jnp.mean(losses), jnp.mean(observed, 0), jnp.std(observed, 0))
     return AdjointMatchingState(*carry), info
 
-  return types.Sampler(
-      init, step, path_sampler(control.apply, schedule, sample_prior, num_steps, observe))
+  return types.Sampler(init, step, path_sampler(control.apply, schedule, sample_prior, num_steps,
+                                                 observe, project))

@@ -20,6 +20,7 @@ import optax
 from adjoint import adjoint_matching
 from adjoint import clipping
 from adjoint import controlled_sde
+from adjoint import particles
 from adjoint import schedules
 from common import types
 from common.kernels import sde
@@ -36,6 +37,11 @@ def control_network(*, dim: int, hidden_sizes, num_frequencies: int, activation:
 def dirac_prior(dim: int) -> adjoint_matching.PriorSampler:
   """X₀ = 0."""
   return lambda unused_key, num: jnp.zeros((num, dim), jnp.float32)
+
+
+def observe_fn(target: benchmarks.Target):
+  """The map from the sampler's coordinates to the target's: its whitening, or the identity."""
+  return (lambda x: x) if target.whitening is None else target.whitening.from_whitened
 
 
 def point_start_adjoint(energy, schedule: schedules.GeometricSchedule, max_norm: float | None):
@@ -57,13 +63,18 @@ def adjoint_sampler(
 ) -> types.Sampler:
   """Adjoint Sampling of ``target``: adjoint matching from X₀ = 0 with the point-start adjoint.
 
-  ``target.energy`` is sampled in the sampler's coordinates; ``target.whitening`` (required)
-  maps the infos' moments and ``sample``'s draws to the target's own.
+  ``target.energy`` is sampled in the sampler's coordinates; ``target.whitening`` (when set)
+  maps the infos' moments and ``sample``'s draws to the target's own. A particle system
+  (``target.n_particles`` > 1) is sampled with zero centre of mass (``adjoint.particles``):
+  projected paths and bridges, and the adjoint P clip(∇E) − X₁/σ̄² with ∇E clipped per particle.
 
   Args:
-    control, schedule, optimizer: as in ``adjoint.adjoint_matching.reciprocal_adjoint_matching``.
+    control, schedule, optimizer: as in ``adjoint.adjoint_matching.reciprocal_adjoint_matching``;
+      for a particle system an equivariant, centred ``control``
+      (``adjoint.particles.control_network``).
     target: the Boltzmann target.
-    max_adjoint_norm: the clipping of ∇E per sample (None: none).
+    max_adjoint_norm: the clipping of the adjoint per sample, or for a particle system of ∇E per
+      particle (None: none).
     **matching: the sizes of an epoch and the moving average, as in
       ``reciprocal_adjoint_matching``: ``num_paths``, ``num_steps``, ``inner_steps``,
       ``batch_size``, ``buffer_capacity`` and optionally ``ema_decay``.
@@ -73,11 +84,16 @@ def adjoint_sampler(
     ``step(key, state) -> (state, MatchingInfo)`` (one epoch), ``sample(key, params, n)`` with
     ``params`` the state's ``sampling_params``.
   """
+  if target.n_particles > 1:
+    project = particles.centring(target.n_particles)
+    adjoint = particles.point_start_adjoint(target.energy, target.n_particles, schedule,
+                                            max_adjoint_norm)
+  else:
+    project, adjoint = None, point_start_adjoint(target.energy, schedule, max_adjoint_norm)
   return adjoint_matching.reciprocal_adjoint_matching(
       control=control, dim=target.dim, schedule=schedule, optimizer=optimizer,
-      sample_prior=dirac_prior(target.dim),
-      terminal_adjoint=point_start_adjoint(target.energy, schedule, max_adjoint_norm),
-      observe=target.whitening.from_whitened, **matching)
+      sample_prior=dirac_prior(target.dim), terminal_adjoint=adjoint,
+      observe=observe_fn(target), project=project, **matching)
 
 
 def optimal_well_control(schedule: schedules.GeometricSchedule, scale: float, t, x):

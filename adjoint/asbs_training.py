@@ -11,8 +11,8 @@ h_φ ≈ ∇log φ̂₁ by alternating two regressions (Liu et al. 2025, Alg. 1,
                       current control, i.e. h(x) = E[∇_{x₁} log p^base(X₁ | X₀) | X₁ = x].
 
 The first stage has no corrector (h ≡ 0), switched by the phase: h_φ already starts at 0 through
-its zero output layer (``common.networks.mlp.FourierTimeMLP``), but the switch keeps stage 0
-independent of the initialisation. With a point prior at 0 the corrector converges to −x/σ̄² and
+its zero output layer (``common.networks.mlp.FourierTimeMLP``; the EGNN of particle systems
+starts near 0), but the switch keeps stage 0 independent of the initialisation. With a point prior at 0 the corrector converges to −x/σ̄² and
 ASBS reduces to Adjoint Sampling.
 
 ``asbs_sampler`` is one ``common.types.Sampler`` whose state holds the control and the corrector
@@ -35,6 +35,7 @@ from adjoint import adjoint_matching
 from adjoint import adjoint_sampling
 from adjoint import clipping
 from adjoint import controlled_sde
+from adjoint import particles
 from adjoint import schedules
 from common import types
 from common.infra import parallel
@@ -82,12 +83,14 @@ def corrector_matching(
     inner_steps: int,
     batch_size: int,
     observe: Callable[[jax.Array], jax.Array] = lambda x: x,
+    project: controlled_sde.Projection | None = None,
 ) -> types.Algorithm:
   """Corrector matching by epochs: ``init(params) -> CorrectorState`` and
   ``step(key, state, control_params) -> (state, MatchingInfo)`` (Liu et al. 2025, eq. 14).
 
-  Each epoch simulates ``num_paths`` fresh paths of the current control and takes
-  ``inner_steps`` optimiser steps on minibatches drawn from them with replacement.
+  Each epoch simulates ``num_paths`` fresh paths of the current control (projected by
+  ``project``, as in ``controlled_sde.simulate``) and takes ``inner_steps`` optimiser steps on
+  minibatches drawn from them with replacement.
   """
   loss_and_grad = jax.value_and_grad(corrector_loss)
 
@@ -98,7 +101,7 @@ def corrector_matching(
     key_prior, key_paths, key_train = jax.random.split(key, 3)
     x0 = sample_prior(key_prior, num_paths)
     x1 = controlled_sde.simulate(key_paths, control_apply, control_params, schedule, x0,
-                                 num_steps)
+                                 num_steps, project)
 
     def optimiser_step(carry, key_batch):
       params, opt_state = carry
@@ -140,11 +143,18 @@ def make_prior(name: str, *, dim: int, mean=None, variances=None
   raise ValueError(f"unknown prior {name!r}; expected one of {PRIORS}")
 
 
-def corrected_adjoint(energy, corrector_apply, max_norm: float | None):
-  """a(X₁; φ, on) = clip(∇E(X₁)) + on · h_φ(X₁)."""
+def clipped_energy_grad(target: benchmarks.Target, max_norm: float | None):
+  """X₁ ↦ clip(∇E(X₁)): per sample, or for a particle system per particle and then centred
+  (``adjoint.particles.clipped_energy_grad``)."""
+  if target.n_particles > 1:
+    return particles.clipped_energy_grad(target.energy, target.n_particles, max_norm)
+  return lambda x1: clipping.clip_rows(sde.energy_grad(target.energy, x1), max_norm)
+
+
+def corrected_adjoint(energy_grad: Callable[[jax.Array], jax.Array], corrector_apply):
+  """a(X₁; φ, on) = clip(∇E(X₁)) + on · h_φ(X₁), with ``energy_grad`` the clipped ∇E."""
   def adjoint(x1, corrector_params, use_corrector):
-    grad = clipping.clip_rows(sde.energy_grad(energy, x1), max_norm)
-    return grad + jnp.where(use_corrector, corrector_apply(corrector_params, x1), 0.0)
+    return energy_grad(x1) + jnp.where(use_corrector, corrector_apply(corrector_params, x1), 0.0)
   return adjoint
 
 
@@ -167,13 +177,15 @@ def asbs_sampler(
   Args:
     control: the network f_θ(t, x) = u_θ/σ.
     corrector: the network h_φ(t, x), called with t = None.
-    target: sampled in its sampler coordinates; ``target.whitening`` (required) maps the infos'
-      moments and ``sample``'s draws to the target's own.
+    target: sampled in its sampler coordinates; ``target.whitening`` (when set) maps the infos'
+      moments and ``sample``'s draws to the target's own. A particle system
+      (``target.n_particles`` > 1) is sampled with zero centre of mass and ∇E clipped per
+      particle (``adjoint.particles``); its prior, control and corrector must be centred.
     schedule, max_adjoint_norm, buffer_capacity, ema_decay: as in
       ``adjoint.adjoint_matching.reciprocal_adjoint_matching``.
     optimizer: trains the control.
     corrector_optimizer: trains the corrector.
-    sample_prior: draws X₀ (``make_prior``).
+    sample_prior: draws X₀ (``make_prior``, or ``adjoint.particles.make_prior``).
     **epoch: the sizes of an epoch, the same for both phases: ``num_paths`` paths simulated,
       ``num_steps`` Euler–Maruyama steps each, ``inner_steps`` optimiser steps on batches of
       ``batch_size``.
@@ -184,16 +196,19 @@ def asbs_sampler(
     array, ``sample(key, params, n)`` with ``params`` the state's ``control.sampling_params``.
   """
   corrector_apply = lambda params, x: corrector.apply(params, None, x)
+  observe = adjoint_sampling.observe_fn(target)
+  project = particles.centring(target.n_particles) if target.n_particles > 1 else None
   adjoint_alg = adjoint_matching.reciprocal_adjoint_matching(
       control=control, dim=target.dim, schedule=schedule, optimizer=optimizer,
       sample_prior=sample_prior,
-      terminal_adjoint=corrected_adjoint(target.energy, corrector_apply, max_adjoint_norm),
-      buffer_capacity=buffer_capacity, ema_decay=ema_decay,
-      observe=target.whitening.from_whitened, **epoch)
+      terminal_adjoint=corrected_adjoint(clipped_energy_grad(target, max_adjoint_norm),
+                                         corrector_apply),
+      buffer_capacity=buffer_capacity, ema_decay=ema_decay, observe=observe, project=project,
+      **epoch)
   corrector_alg = corrector_matching(
       corrector_apply=corrector_apply, control_apply=control.apply, schedule=schedule,
-      optimizer=corrector_optimizer, sample_prior=sample_prior,
-      observe=target.whitening.from_whitened, **epoch)
+      optimizer=corrector_optimizer, sample_prior=sample_prior, observe=observe,
+      project=project, **epoch)
 
   def init(key: jax.Array) -> ASBSState:
     key_control, key_corrector = jax.random.split(key)

@@ -23,6 +23,9 @@ from common.kernels import sde
 
 # f(params, t, x): t a scalar or shape (N,), x of shape (N, d); returns (N, d).
 ScaledControlFn = Callable[[Any, jax.Array, jax.Array], jax.Array]
+# A linear projection of states (N, d) onto the subspace the process lives in, e.g. zero centre
+# of mass for particle systems (``adjoint.particles.centring``).
+Projection = Callable[[jax.Array], jax.Array]
 
 
 def control(
@@ -46,10 +49,16 @@ def simulate(
     schedule: schedules.GeometricSchedule,
     x0: jax.Array,
     num_steps: int,
+    project: Projection | None = None,
 ) -> jax.Array:
   """X₁ from X₀ by Euler–Maruyama on the controlled SDE, without gradients to ``params``.
 
       X_{k+1} = X_k + σ(t_k)² f_θ(t_k, X_k) Δt + σ(t_k) ΔW_k
+
+  With a projection P (zero centre of mass) the drift and the Brownian increments are
+  projected, dX = σ² P f dt + σ P dW: the base process of a particle system is a Brownian motion
+  on the zero-centre-of-mass subspace (``GraphVESDE`` of facebookresearch/adjoint_samplers, the
+  papers' code), and a centred X₀ stays centred.
 
   Args:
     key: key of the Brownian increments.
@@ -58,6 +67,7 @@ def simulate(
     schedule: the noise schedule.
     x0: starting points (N, d).
     num_steps: K, the number of uniform steps on [0, 1].
+    project: P, or None for none.
 
   Returns:
     X₁, shape (N, d), split by rows over the devices like X₀.
@@ -74,5 +84,11 @@ def simulate(
   def diffusion(t, unused_x):
     return schedule.sigma(t)
 
-  x1, _ = sde.simulate_sde(key, drift, diffusion, x0, time_grid(num_steps, x0.dtype))
+  ts = time_grid(num_steps, x0.dtype)
+  if project is None:
+    x1, _ = sde.simulate_sde(key, drift, diffusion, x0, ts)
+    return x1
+  # P is linear and the diffusion scalar, so projecting the increments projects the noise.
+  increments = project(sde.brownian_increments(key, ts, x0.shape, x0.dtype))
+  x1, _ = sde.solve_sde(lambda t, x: project(drift(t, x)), diffusion, x0, ts, increments)
   return x1
