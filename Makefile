@@ -17,7 +17,7 @@ demo: $(STAMP)
 	@echo "Outputs are in runs/demo/ (hist_*.npy, samples.npy, metrics.json, config.json, implicit_diffusion.png)."
 
 test: $(STAMP)
-	$(PY) -m pytest tests/ -q -n auto --dist loadfile
+	$(PY) -m pytest tests/ -q -n auto --dist loadfile --durations=15
 
 bench: $(STAMP)
 	$(PY) benchmarks/implicit_diffusion.py
