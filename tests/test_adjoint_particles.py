@@ -5,10 +5,7 @@ runs learn nothing; what they check is structure and bookkeeping."""
 
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 
 import flax.linen as nn
 import jax
@@ -25,6 +22,7 @@ from common.infra import run_folder
 from common.targets import benchmarks
 from common.targets import particles
 from common.training import checkpoint
+import test_checkpoint_resume as resume  # its kill-after-the-first-checkpoint helper
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEDULE = schedules.GeometricSchedule(1e-3, 1.5)
@@ -205,40 +203,15 @@ def test_a_bad_reference_is_refused_before_anything_is_written(run_module, tmp_p
   assert not (tmp_path / "refused").exists()
 
 
-def _command(folder):
-  return [sys.executable, "-m", *ADJOINT, f"--file_path={folder.parent}",
-          f"--expe_name={folder.name}"]
-
-
-def _kill_after_first_checkpoint(folder, environment):
-  """Starts the run and SIGKILLs it once a complete checkpoint exists; returns their steps."""
-  process = subprocess.Popen(_command(folder), cwd=REPO, env=environment,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  checkpoints = folder / checkpoint.CHECKPOINTS
-  deadline = time.monotonic() + 240
-  try:
-    # orbax renames a checkpoint's temporary folder to its step number once it is complete.
-    while not (checkpoints.is_dir() and any(p.name.isdigit() for p in checkpoints.iterdir())):
-      assert process.poll() is None, "the run ended before its first checkpoint"
-      assert time.monotonic() < deadline, "no checkpoint within the time limit"
-      time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-  finally:
-    process.kill()
-    returncode = process.wait()
-  assert returncode == -signal.SIGKILL, "the run finished before it could be killed"
-  return sorted(int(p.name) for p in checkpoints.iterdir() if p.name.isdigit())
-
-
 def test_a_killed_particle_run_resumes_bit_for_bit(tmp_path_factory, tmp_path):
   environment = dict(os.environ, JAX_PLATFORMS="cpu",
                      DIFFSAMPLERS_XLA_CACHE=str(tmp_path_factory.mktemp("xla_cache")))
   run = lambda folder, *extra: subprocess.run(
-      _command(folder) + list(extra), cwd=REPO, env=environment, capture_output=True,
-      text=True, timeout=300, check=False)
+      resume.run_command(ADJOINT, folder) + list(extra), cwd=REPO, env=environment,
+      capture_output=True, text=True, timeout=300, check=False)
   whole = run(tmp_path / "whole")
   assert whole.returncode == 0, whole.stderr[-3000:]
-  left = _kill_after_first_checkpoint(tmp_path / "killed", environment)
+  left = resume.kill_after_first_checkpoint(ADJOINT, tmp_path / "killed", environment)
   assert left and max(left) < 24, left
   assert not (tmp_path / "killed" / "samples.npy").exists()
   resumed = run(tmp_path / "killed", "--resume")

@@ -44,21 +44,21 @@ def environment(tmp_path_factory):
               DIFFSAMPLERS_XLA_CACHE=str(tmp_path_factory.mktemp("xla_cache")))
 
 
-def _command(args, folder):
+def run_command(args, folder):
   return [sys.executable, "-m", *args, f"--file_path={folder.parent}",
           f"--expe_name={folder.name}"]
 
 
 def _run(args, folder, environment, *extra):
-  done = subprocess.run(_command(args, folder) + list(extra), cwd=REPO, env=environment,
+  done = subprocess.run(run_command(args, folder) + list(extra), cwd=REPO, env=environment,
                         capture_output=True, text=True, timeout=300, check=False)
   return done
 
 
-def _kill_after_first_checkpoint(args, folder, environment):
+def kill_after_first_checkpoint(args, folder, environment):
   """Starts the run, SIGKILLs it as soon as a complete checkpoint exists; returns the steps of
   the checkpoints left."""
-  process = subprocess.Popen(_command(args, folder), cwd=REPO, env=environment,
+  process = subprocess.Popen(run_command(args, folder), cwd=REPO, env=environment,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   checkpoints = folder / checkpoint.CHECKPOINTS
   deadline = time.monotonic() + 240
@@ -98,7 +98,7 @@ def test_killed_run_resumes_bit_for_bit(environment, tmp_path, args, total, fina
   whole = _run(args, tmp_path / "whole", environment)
   assert whole.returncode == 0, whole.stderr[-3000:]
 
-  left = _kill_after_first_checkpoint(args, tmp_path / "killed", environment)
+  left = kill_after_first_checkpoint(args, tmp_path / "killed", environment)
   assert left and max(left) < total, left
   assert not (tmp_path / "killed" / "samples.npy").exists()
   resumed = _run(args, tmp_path / "killed", environment, "--resume")
@@ -122,7 +122,7 @@ def test_killed_reward_predictor_training_resumes_bit_for_bit(environment, tmp_p
   whole = _run(args, tmp_path / "whole", environment)
   assert whole.returncode == 0, whole.stderr[-3000:]
 
-  left = _kill_after_first_checkpoint(args, tmp_path / "killed", environment)
+  left = kill_after_first_checkpoint(args, tmp_path / "killed", environment)
   assert left and max(left) < 24, left
   assert not (tmp_path / "killed" / "predictor.msgpack").exists()
   resumed = _run(args, tmp_path / "killed", environment, "--resume")
@@ -143,7 +143,7 @@ def test_dxmi_killed_run_resumes_bit_for_bit(environment, tmp_path):
   whole = _run(args, tmp_path / "whole", environment)
   assert whole.returncode == 0, whole.stderr[-3000:]
 
-  left = _kill_after_first_checkpoint(args, tmp_path / "killed", environment)
+  left = kill_after_first_checkpoint(args, tmp_path / "killed", environment)
   assert left and max(left) < 24, left
   resumed = _run(args, tmp_path / "killed", environment, "--resume")
   assert resumed.returncode == 0, resumed.stderr[-3000:]
