@@ -1,13 +1,13 @@
 """Shared fixtures: float64 on demand, central differences, the shared reference data, entry-point
-subprocesses."""
+processes."""
 
 import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
+
+import preloaded
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
@@ -50,15 +50,19 @@ def shared_data():
 
 @pytest.fixture(scope="session")
 def run_module(tmp_path_factory):
-  """Runs ``python -m <module> <args>`` from the repository root; returns CompletedProcess.
+  """Runs ``python -m <module> <args>`` from the repository root; returns (returncode, stdout,
+  stderr).
 
-  All runs of a session share one compilation cache, kept out of the user's home.
+  The commands fork from one preloaded process (``preloaded.Server``), which spares each the
+  imports; all runs of a session share one compilation cache, kept out of the user's home.
   """
   cache = str(tmp_path_factory.mktemp("xla_cache"))
+  ours = {"DIFFSAMPLERS_XLA_CACHE": cache, "JAX_PLATFORMS": "cpu"}
+  server = preloaded.Server(dict(os.environ, **ours))
 
-  def run(module: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = dict(os.environ, DIFFSAMPLERS_XLA_CACHE=cache, JAX_PLATFORMS="cpu")
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+  def run(module: str, *args: str, timeout: float = 600) -> preloaded.Finished:
+    # The environment of the call, e.g. a test's monkeypatched XLA_FLAGS.
+    return server.run([[module, *args]], env=dict(os.environ, **ours), timeout=timeout)[0]
 
-  return run
+  yield run
+  server.close()

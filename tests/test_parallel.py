@@ -1,4 +1,4 @@
-"""Many devices (issue 7 §1): each method's step on eight devices gives the numbers of one.
+"""Many devices: each method's step on eight devices gives the numbers of one.
 
 ``tests/parallel_steps.py`` runs one step of every method at tiny sizes, in two fresh processes
 (XLA fixes the device count when it starts): one with one CPU device, one with eight
