@@ -63,11 +63,13 @@ def main(argv):
       algorithm.step, state, key_train, num_steps=config.num_epochs, chunk_size=config.chunk_size,
       checkpoint_every=config.checkpoint_every, manager=run.checkpoints, done=done,
       histories=histories, progress_fields=("loss",), label="epoch")
-  samples = entry_points.draw_samples(run, algorithm, state.sampling_params, config.num_samples)
+  samples, sampling_time = entry_points.draw_samples(run, algorithm, state.sampling_params,
+                                                     config.num_samples)
   if entry_points.is_particle_run(_FLAGS):
     metrics = entry_points.particle_metrics(run.target, samples, reference, config)
   else:
     metrics = targets.sample_metrics(run.target, samples)
+  metrics.update(entry_points.training_cost("adjoint", config), sampling_time_s=sampling_time)
   metrics.update(_well_errors(config, control, state.sampling_params))
   outputs = {"loss": histories["loss"], "mean": histories["sample_mean"],
              "std": histories["sample_std"]}

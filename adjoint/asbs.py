@@ -81,12 +81,13 @@ def main(argv):
       adjoint_epochs=config.adjoint_epochs, corrector_epochs=config.corrector_epochs,
       chunk_size=config.chunk_size, checkpoint_every=config.checkpoint_every,
       manager=run.checkpoints, done=done, histories=histories)
-  samples = entry_points.draw_samples(
+  samples, sampling_time = entry_points.draw_samples(
       run, algorithm, state.control.sampling_params, config.num_samples)
   if entry_points.is_particle_run(_FLAGS):
     metrics = entry_points.particle_metrics(run.target, samples, reference, config)
   else:
     metrics = targets.sample_metrics(run.target, samples)
+  metrics.update(entry_points.training_cost("asbs", config), sampling_time_s=sampling_time)
   corrector_losses = histories["corrector_loss"].reshape(config.num_stages, -1)
   final_corrector = corrector_losses[:, -10:].mean(axis=1)
   metrics.update({f"corrector_loss_stage_{i + 1}": float(v) for i, v in enumerate(final_corrector)})

@@ -19,6 +19,7 @@ import optax
 import orbax.checkpoint as ocp
 
 from adjoint import adjoint_sampling
+from adjoint import cost
 from adjoint import particles
 from adjoint import report
 from adjoint import schedules
@@ -26,6 +27,7 @@ from adjoint import targets
 from common import types
 from common.evaluation import protocol
 from common.infra import cli
+from common.infra import compilation
 from common.infra import parallel
 from common.networks import mlp
 from common.targets import benchmarks
@@ -179,10 +181,25 @@ def matching_kwargs(config: ml_collections.ConfigDict) -> dict:
               ema_decay=config.ema_decay)
 
 
-def draw_samples(run: Run, algorithm: types.Sampler, params, num: int) -> np.ndarray:
-  """``num`` samples of the trained sampler in the target's own coordinates, on the host."""
+def draw_samples(run: Run, algorithm: types.Sampler, params, num: int
+                 ) -> tuple[np.ndarray, float]:
+  """``num`` samples of the trained sampler in the target's own coordinates, on the host, and
+  the seconds the draw takes once compiled (``sampling_time_s`` of the metrics)."""
   sample = jax.jit(algorithm.sample, static_argnums=2)
-  return parallel.to_host(sample(run.key_samples, params, num))
+  samples, seconds = compilation.time_after_compiling(sample, run.key_samples, params, num)
+  return parallel.to_host(samples), seconds
+
+
+def training_cost(method: str, config: ml_collections.ConfigDict) -> dict[str, int]:
+  """The training's energy and model evaluations (``adjoint.cost``), for the metrics."""
+  sizes = dict(num_paths=config.n_paths, num_steps=config.num_steps,
+               inner_steps=config.n_inner_loop, batch_size=config.batch_size)
+  if method == "asbs":
+    found = cost.asbs_cost(num_stages=config.num_stages, adjoint_epochs=config.adjoint_epochs,
+                           corrector_epochs=config.corrector_epochs, **sizes)
+  else:
+    found = cost.adjoint_sampling_cost(num_epochs=config.num_epochs, **sizes)
+  return found._asdict()
 
 
 def particle_metrics(target: benchmarks.Target, samples: np.ndarray,

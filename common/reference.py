@@ -13,6 +13,7 @@ the evaluations DiKL's DW-4 quick preset spends in training (its metrics.json):
 """
 
 import os
+import time
 
 from absl import flags
 import jax
@@ -77,6 +78,7 @@ def _report(config: TemperingConfig, diagnostics: dict) -> dict:
 
 def main(argv) -> None:
   del argv
+  start = time.perf_counter()
   cli.check(_NUM_SAMPLES.value >= 1, "num_samples", f"must be positive, got {_NUM_SAMPLES.value}")
   cli.check(_CHAINS.value >= 1, "num_chains", f"must be positive, got {_CHAINS.value}")
   cli.check(_BURN_IN.value >= 1, "burn_in_rounds", f"must be positive, got {_BURN_IN.value}")
@@ -100,7 +102,7 @@ def main(argv) -> None:
   io.save_npy(_OUT.value, samples.astype(np.float32))
   print(f"Wrote {samples.shape} to {_OUT.value}; {diagnostics}")
   if config is not None:
-    report = _report(config, diagnostics)
+    report = {**_report(config, diagnostics), "wall_time_s": time.perf_counter() - start}
     io.save_json(json_path, report)
     budget = "none" if _BUDGET.value is None else _BUDGET.value
     print(f"energy evaluations {report['energy_evaluations']} (budget {budget}); rounds: "

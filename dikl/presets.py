@@ -102,6 +102,22 @@ def energy_evaluations(config: Config) -> EnergyEvaluations:
   return EnergyEvaluations(per_iteration, config["num_iterations"] * per_iteration)
 
 
+def model_evaluations(config: Config) -> int:
+  """Network evaluations of a DiKL training on ``config``: one is the generator or the score
+  network applied to one sample, with or without its gradient.
+
+  Each iteration draws ``score_batch_size`` generator samples and fits the score network on them
+  for ``score_steps`` steps, then draws ``batch_size`` noisy samples, evaluates the score network
+  on them and the generator again inside the surrogate loss's gradient.
+
+  Returns:
+    ``num_iterations`` · (``score_batch_size`` · (1 + ``score_steps``) + 3 · ``batch_size``).
+  """
+  per_iteration = (config["score_batch_size"] * (1 + config["score_steps"])
+                   + 3 * config["batch_size"])
+  return config["num_iterations"] * per_iteration
+
+
 def _optimisers(config: Config) -> tuple[optax.GradientTransformation,
                                          optax.GradientTransformation]:
   """Adam after global-norm clipping for both networks; the generator's step may decay."""

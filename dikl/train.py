@@ -26,6 +26,7 @@ import numpy as np
 
 from common.evaluation import protocol
 from common.infra import cli
+from common.infra import compilation
 from common.infra import io
 from common.infra import parallel
 from common.targets import benchmarks as targets_lib
@@ -134,9 +135,11 @@ def _plot(folder, target, samples, reference, histories):
 
 
 def train_and_sample(config: ml_collections.ConfigDict, target: targets_lib.Target, method: str,
-                     folder: str, resume: bool) -> tuple[np.ndarray, checkpoint_lib.History]:
+                     folder: str, resume: bool
+                     ) -> tuple[np.ndarray, checkpoint_lib.History, float]:
   """Trains DiKL in ``folder`` (checkpoints, ``generator.msgpack``, ``hist_*.npy``); returns
-  ``config.num_samples`` samples of the generator (its moving average) and the histories."""
+  ``config.num_samples`` samples of the generator (its moving average), the histories and the
+  seconds the draw takes once compiled."""
   sampler = presets.make_sampler(config, target, method)
   # Iteration i draws with fold_in(key_train, i) (``common.training.driver``).
   key_init, key_train, key_samples = jax.random.split(jax.random.key(config.seed), 3)
@@ -149,8 +152,9 @@ def train_and_sample(config: ml_collections.ConfigDict, target: targets_lib.Targ
   manager.close()
   io.save_histories(folder, histories)
   checkpoint.save_generator(folder, state.generator_ema)
-  samples = sampler.sample(key_samples, state.generator_ema, config.num_samples)
-  return parallel.to_host(samples), histories
+  samples, seconds = compilation.time_after_compiling(sampler.sample, key_samples,
+                                                       state.generator_ema, config.num_samples)
+  return parallel.to_host(samples), histories, seconds
 
 
 def main(argv) -> None:
@@ -173,8 +177,8 @@ def main(argv) -> None:
   folder = cli.make_output_dir(_RUN.file_path.value, expe_name)
   cli.write_config(folder, config_dict)
 
-  samples, histories = train_and_sample(config, target, _METHOD.value, folder,
-                                        _RUN.resume.value)
+  samples, histories, sampling_time = train_and_sample(config, target, _METHOD.value, folder,
+                                                       _RUN.resume.value)
   io.save_npy(os.path.join(folder, "samples.npy"), samples)
   results = protocol.target_metrics(target, samples, reference)
   results["wall_time_s"] = time.perf_counter() - start
@@ -184,6 +188,8 @@ def main(argv) -> None:
   evaluations = presets.energy_evaluations(config)
   results["energy_evaluations"] = evaluations.total
   results["energy_evaluations_per_iteration"] = evaluations.per_iteration
+  results["model_evaluations"] = presets.model_evaluations(config)
+  results["sampling_time_s"] = sampling_time
   io.save_json(os.path.join(folder, "metrics.json"), results)
   png = _plot(folder, target, samples, reference, histories)
   print(" | ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"

@@ -179,6 +179,14 @@ def test_adjoint_sampling_on_dw4_writes_every_output_and_scores_a_reference(run_
        "dist_w2_mean", "wall_time_s"))
   assert config["target"] == "dw" and config["preset"] == "quick" and config["hidden"] == 8
   assert config["reference"].endswith("reference.npy")
+  # Each epoch: ∇E at its new endpoints; the control along every path step, then on each
+  # regression batch.
+  metrics = json.loads((tmp_path / "adjoint_dw_quick" / "metrics.json").read_text())
+  paths, steps = config["n_paths"], config["num_steps"]
+  assert metrics["energy_evaluations"] == 6 * paths
+  assert metrics["model_evaluations"] == 6 * (paths * steps
+                                               + config["n_inner_loop"] * config["batch_size"])
+  assert metrics["sampling_time_s"] > 0
 
 
 def test_asbs_on_dw4_writes_every_output(run_module, tmp_path):
@@ -193,6 +201,12 @@ def test_asbs_on_dw4_writes_every_output(run_module, tmp_path):
        "samples.npy": (64, 8)},
       ("energy_mean", "corrector_loss_stage_1", "corrector_loss_stage_2", "wall_time_s"))
   assert config["prior"] == "harmonic" and config["num_stages"] == 2
+  # Energies in the 2 × 3 adjoint epochs only; the corrector epochs simulate and fit h_φ.
+  metrics = json.loads((tmp_path / "asbs" / "metrics.json").read_text())
+  paths, steps = config["n_paths"], config["num_steps"]
+  epoch = paths * steps + config["n_inner_loop"] * config["batch_size"]
+  assert metrics["energy_evaluations"] == 2 * 3 * paths
+  assert metrics["model_evaluations"] == 2 * (3 * (epoch + paths) + 3 * epoch)
 
 
 def test_a_bad_reference_is_refused_before_anything_is_written(run_module, tmp_path):

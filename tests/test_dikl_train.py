@@ -204,6 +204,10 @@ def test_tiny_run_writes_outputs_resumes_bit_for_bit_and_evaluates(run_module, t
   # --target=dw without --config: the dw quick preset, with the --config.<field> overrides.
   written = json.loads((full / "config.json").read_text())
   assert (written["method"], written["target"], written["preset"]) == ("dikl", "dw", "quick")
+  metrics = json.loads((full / "metrics.json").read_text())
+  assert metrics["model_evaluations"] == 4 * (written["score_batch_size"] * (
+      1 + written["score_steps"]) + 3 * written["batch_size"])
+  assert metrics["sampling_time_s"] > 0
   assert (written["data_std"], written["num_iterations"], written["score_hidden"]) == (1.5, 4, 8)
 
   _train(run_module, tmp_path, "split", "--config.num_iterations=2")

@@ -16,7 +16,7 @@ from common.targets import particles
 # Columns of the log-weight estimates (``common.evaluation.importance``), when a row has them.
 IMPORTANCE_COLUMNS = ("log_z", "log_z_standard_error", "log_z_exact", "ess_mean", "ess_std",
                       "ess_batch_size")
-_LABELS = {"w2": "W2", "aligned_w2": "aligned W2", "energy_w2": "energy W2",
+LABELS = {"w2": "W2", "aligned_w2": "aligned W2", "energy_w2": "energy W2",
            "energy_w2_squared": "energy W2²", "energy_tvd": "energy TVD",
            "dist_tvd": "distance TVD", "dist_w2": "distance W2", "modes_covered": "modes covered",
            "p_even_positive": "P(x_even > 0)"}
@@ -53,13 +53,13 @@ def write_report(folder: str, target: targets_lib.Target, names: Sequence[str],
   with io.atomic_path(os.path.join(folder, "metrics.md")) as tmp, open(tmp, "w") as f:
     f.write(table)
   io.save_json(os.path.join(folder, "metrics.json"), {row["method"]: row for row in rows})
-  _save_figure(folder, target, samples, reference)
+  save_histograms(os.path.join(folder, "histograms.png"), target, samples, reference)
   return table
 
 
 def _markdown(names, rows, header):
   extra = [c for c in header if c in IMPORTANCE_COLUMNS]
-  lines = ["| method | " + " | ".join([_LABELS[n] for n in names] + extra) + " |",
+  lines = ["| method | " + " | ".join([LABELS[n] for n in names] + extra) + " |",
            "|---" * (1 + len(names) + len(extra)) + "|"]
   for row in rows:
     cells = [row["method"]]
@@ -71,7 +71,10 @@ def _markdown(names, rows, header):
   return "\n".join(lines) + "\n"
 
 
-def _save_figure(folder, target, samples, reference):
+def save_histograms(path: str, target: targets_lib.Target, samples: dict[str, np.ndarray],
+                    reference: np.ndarray) -> None:
+  """A PNG of the energy histograms (and, for particles, the pair-distance histograms) of each
+  set of ``samples`` (name -> (N, dim)) beside ``reference``."""
   from common.infra import plotting  # pylint: disable=g-import-not-at-top
   batch_energy = jax.jit(jax.vmap(target.energy))
   energies = {"reference": np.asarray(batch_energy(reference))}
@@ -87,4 +90,4 @@ def _save_figure(folder, target, samples, reference):
     plotting.plot_histograms(axes[1], dists,
                              edges=np.linspace(0, np.percentile(dists["reference"], 99.9), 81),
                              xlabel="pairwise distance", title=f"{target.name}: distances")
-  plotting.save_figure(fig, os.path.join(folder, "histograms.png"))
+  plotting.save_figure(fig, path)

@@ -2,5 +2,5 @@
 
 Modules: ``cli`` (validation and one-line errors, progress lines), ``io`` (atomic files),
 ``parallel`` (one data axis over every device and host), ``plotting`` (PNG figures),
-``compilation`` (counting compilations).
+``compilation`` (counting compilations, timing without them).
 """
