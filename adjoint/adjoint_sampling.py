@@ -28,10 +28,41 @@ from common.networks import mlp
 from common.targets import benchmarks
 
 
-def control_network(*, dim: int, hidden_sizes, num_frequencies: int, activation: str
-                    ) -> mlp.FourierTimeMLP:
-  """f_θ(t, x) = u_θ(t, x)/σ(t)."""
-  return mlp.FourierTimeMLP(tuple(hidden_sizes), dim, num_frequencies, activation)
+CONTROL_OUTPUTS = ("f", "u")
+
+
+class SigmaScaledControl(nn.Module):
+  """f_θ(t, x) = g_θ(t, x)/σ(t): the network g_θ outputs the control u = σ f itself.
+
+  The same family of controls, trained on the same loss, but the loss's gradient in θ is the
+  residual over σ(t), so late times (small σ) weigh far more than when the network outputs f.
+  The drift σ(t) u of the gentoymodels toy is this parametrisation; the papers' code has the
+  network output f (drift σ² f), our default.
+  """
+  network: nn.Module
+  schedule: schedules.GeometricSchedule
+
+  def __call__(self, t: jax.Array, x: jax.Array) -> jax.Array:
+    sigma = self.schedule.sigma(jnp.asarray(t, x.dtype))
+    return self.network(t, x) / (sigma[..., None] if sigma.ndim else sigma)
+
+
+def control_network(*, dim: int, hidden_sizes, num_frequencies: int, activation: str,
+                    output: str = "f", schedule: schedules.GeometricSchedule | None = None
+                    ) -> nn.Module:
+  """f_θ(t, x) = u_θ(t, x)/σ(t), an MLP of [x, Fourier features of t].
+
+  Args:
+    dim: the dimension of x.
+    hidden_sizes, num_frequencies, activation: the MLP's (``common.networks.mlp``).
+    output: "f", the MLP outputs f_θ (the papers' code); "u", it outputs u_θ = σ f_θ
+      (``SigmaScaledControl``, needs ``schedule``).
+    schedule: σ(t), for ``output="u"``.
+  """
+  if output not in CONTROL_OUTPUTS:
+    raise ValueError(f"output must be one of {CONTROL_OUTPUTS}, got {output!r}")
+  network = mlp.FourierTimeMLP(tuple(hidden_sizes), dim, num_frequencies, activation)
+  return network if output == "f" else SigmaScaledControl(network, schedule)
 
 
 def dirac_prior(dim: int) -> adjoint_matching.PriorSampler:

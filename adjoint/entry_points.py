@@ -168,7 +168,7 @@ def control_network(config: ml_collections.ConfigDict, target: benchmarks.Target
                                      output_bound=config.output_bound)
   return adjoint_sampling.control_network(
       dim=target.dim, hidden_sizes=config.hidden_sizes, num_frequencies=config.num_frequencies,
-      activation=config.activation)
+      activation=config.activation, output=config.control_output, schedule=schedule(config))
 
 
 def matching_kwargs(config: ml_collections.ConfigDict) -> dict:
@@ -248,6 +248,8 @@ def check_config(sampler_flags: SamplerFlags, config: ml_collections.ConfigDict
     cli.check_non_negative(config, ("num_frequencies",))
     cli.check(config.activation in mlp.ACTIVATIONS, "config.activation",
               f"must be one of {sorted(mlp.ACTIVATIONS)}")
+    cli.check(config.control_output in adjoint_sampling.CONTROL_OUTPUTS, "config.control_output",
+              f"must be one of {adjoint_sampling.CONTROL_OUTPUTS}")
     _check_gmm_fields(config)
     return None
   target = sampler_flags.target.value

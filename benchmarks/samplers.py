@@ -9,7 +9,8 @@ Each method and seed has its run folder ``<runs_dir>/<method>_<target>_<budget>_
 resumed, a missing one trained (``--notrain``: reported missing and left out); a folder holding
 another configuration stops the command. The baseline is parallel tempering with MALA
 (``python -m common.reference``) given the largest training budget of the learned samplers, in
-target energy evaluations, one run per seed.
+target energy evaluations, one run per seed (about a minute each for DW-4's quick budget); it
+always runs when missing.
 
 Every set of samples is scored with ``common.evaluation.protocol`` on all its metrics (10
 repeats of 2000 against 2000 reference samples, the run's seed choosing the subsamples; LJ-13's
@@ -50,7 +51,8 @@ _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Training seeds.")
 _REFERENCE = flags.DEFINE_string("reference", None, "Reference samples .npy (N, dim).",
                                  required=True)
 _RUNS_DIR = flags.DEFINE_string("runs_dir", "runs", "Folder of the runs and of the table.")
-_TRAIN = flags.DEFINE_bool("train", True, "Train missing runs (else leave them out).")
+_TRAIN = flags.DEFINE_bool("train", True,
+                           "Train missing runs of the learned samplers (else leave them out).")
 
 METHODS = {"dikl": "dikl.train", "adjoint": "adjoint.adjoint", "asbs": "adjoint.asbs"}
 BASELINE = "pt_mala"
@@ -112,7 +114,7 @@ def trained_run(method: str, seed: int) -> str | None:
   return folder
 
 
-def baseline_run(budget: int, seed: int) -> str | None:
+def baseline_run(budget: int, seed: int) -> str:
   """``<runs_dir>/pt_mala_<target>_<budget>_s<seed>.npy``, run with ``budget`` evaluations."""
   out = os.path.join(_RUNS_DIR.value, f"{BASELINE}_{_TARGET.value}_{_BUDGET.value}_s{seed}.npy")
   report_path = out[:-len(".npy")] + ".json"
@@ -120,16 +122,33 @@ def baseline_run(budget: int, seed: int) -> str | None:
     saved = cli.load_json(report_path, "runs_dir")
     if saved.get("energy_evaluation_budget") == budget and saved.get("seed") == seed:
       return out
-  if not _TRAIN.value:
-    print(f"missing: {out} with {budget} energy evaluations (--notrain)")
-    return None
   _run(["common.reference", f"--target={_TARGET.value}", f"--energy_evaluations={budget}",
         f"--seed={seed}", f"--out={out}"])
   return out
 
 
+def _scored_by_the_run(folder: str, names: tuple[str, ...], seed: int) -> dict | None:
+  """The metrics a particle run of AS or ASBS computed itself, when it ran this protocol: the
+  same reference, seed, subsample sizes and repeats (``adjoint.entry_points.particle_metrics``)."""
+  config = cli.load_json(os.path.join(folder, "config.json"), "runs_dir")
+  metrics = cli.load_json(os.path.join(folder, "metrics.json"), "runs_dir")
+  same = (config.get("reference") is not None
+          and os.path.realpath(config["reference"]) == os.path.realpath(_REFERENCE.value)
+          and (config["seed"], config.get("eval_repeats"), metrics.get("eval_size"))
+          == (seed, 10, 2000) and config.get("aligned_size") == _ALIGNED_SIZE[_TARGET.value])
+  keys = [f"{name}_{stat}" for name in names for stat in ("mean", "std")]
+  return {k: metrics[k] for k in keys} if same and set(keys) <= metrics.keys() else None
+
+
 def scores(samples_path: str, reference: np.ndarray, seed: int) -> dict:
-  """Every metric of the protocol, cached beside the samples for this reference and seed."""
+  """Every metric of the protocol: the run's own when it ran the same protocol, else computed
+  and cached beside the samples for this reference and seed."""
+  target = targets_lib.get_target(_TARGET.value)
+  folder = os.path.dirname(samples_path)
+  if os.path.exists(os.path.join(folder, "metrics.json")):
+    own = _scored_by_the_run(folder, protocol.applicable(protocol.ALL_METRICS, target), seed)
+    if own is not None:
+      return own
   cache = os.path.splitext(samples_path)[0] + "_scores.json"
   key = {"reference": os.path.abspath(_REFERENCE.value), "seed": seed,
          "aligned_size": _ALIGNED_SIZE[_TARGET.value]}
@@ -137,7 +156,6 @@ def scores(samples_path: str, reference: np.ndarray, seed: int) -> dict:
     saved = cli.load_json(cache, "runs_dir")
     if saved.get("key") == key:
       return saved["scores"]
-  target = targets_lib.get_target(_TARGET.value)
   found = protocol.evaluate(np.load(samples_path), reference, target,
                             names=protocol.ALL_METRICS, seed=seed,
                             aligned_size=key["aligned_size"])
@@ -179,8 +197,6 @@ def method_rows(reference: np.ndarray) -> tuple[list[dict], dict[str, str]]:
     per_seed = []
     for seed in map(int, _SEEDS.value):
       out = baseline_run(max(budgets), seed)
-      if out is None:
-        continue
       run = cli.load_json(out[:-len(".npy")] + ".json", "runs_dir")
       wall = run.get("wall_time_s")
       per_seed.append({**scores(out, reference, seed), "wall_time_s": wall,

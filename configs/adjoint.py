@@ -26,6 +26,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.chunk_size = 25  # epochs per compiled call (progress is printed after each)
   config.checkpoint_every = 50  # epochs between checkpoints (a multiple of chunk_size)
   # Network f_θ(t, x) = u_θ(t, x) / σ(t).
+  config.control_output = "f"  # the MLP outputs f (the papers' code); "u": it outputs u = σ f
   config.hidden_sizes = (128, 128, 128)
   config.num_frequencies = 8
   config.activation = "relu"  # SiLU costs ~40% more time per epoch on CPU

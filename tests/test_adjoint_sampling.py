@@ -178,3 +178,23 @@ def test_asbs_with_dirac_prior_learns_the_base_corrector_and_reproduces_adjoint_
   exact = -whitened / _schedule(config).terminal_variance
   assert float(jnp.linalg.norm(learned - exact) / jnp.linalg.norm(exact)) < 0.05
   _check_gmm_samples(target, samples)
+
+
+def test_a_network_that_outputs_u_gives_the_control_over_sigma():
+  """``output="u"`` (the gentoymodels toy's parametrisation): f = g/σ(t), g the same MLP."""
+  schedule = schedules.GeometricSchedule(1e-3, 1.0)
+  kwargs = dict(dim=2, hidden_sizes=(8,), num_frequencies=3, activation="gelu")
+  plain = adjoint_sampling.control_network(**kwargs)
+  scaled = adjoint_sampling.control_network(**kwargs, output="u", schedule=schedule)
+  x = jax.random.normal(jax.random.key(0), (5, 2))
+  t = jnp.linspace(0.1, 1.0, 5)
+  params = plain.init(jax.random.key(1), t, x)
+  params = jax.tree.map(lambda p: p + 0.1, params)  # a non-zero output layer
+  inner = plain.apply(params, t, x)
+  np.testing.assert_allclose(scaled.apply({"params": {"network": params["params"]}}, t, x),
+                             inner / schedule.sigma(t)[:, None], rtol=1e-6)
+  np.testing.assert_allclose(  # one time for the whole batch, as when simulating
+      scaled.apply({"params": {"network": params["params"]}}, t[2], x),
+      plain.apply(params, t[2], x) / schedule.sigma(t[2]), rtol=1e-6)
+  with pytest.raises(ValueError, match="output must be one of"):
+    adjoint_sampling.control_network(**kwargs, output="v")
