@@ -106,8 +106,9 @@ def trained_run(method: str, seed: int) -> str | None:
   if not _TRAIN.value:
     print(f"missing: {folder} (--notrain)")
     return None
-  resume = ["--resume"] if saved is not None and os.path.isdir(
-      os.path.join(folder, "checkpoints")) else []
+  checkpoints = os.path.join(folder, "checkpoints")
+  resume = ["--resume"] if saved is not None and os.path.isdir(checkpoints) and any(
+      name.isdigit() for name in os.listdir(checkpoints)) else []
   _run([METHODS[method], f"--target={target}", f"--preset={budget}", f"--config.seed={seed}",
         f"--reference={_REFERENCE.value}", f"--file_path={_RUNS_DIR.value}",
         f"--expe_name={name}", *resume])
@@ -163,8 +164,13 @@ def scores(samples_path: str, reference: np.ndarray, seed: int) -> dict:
   return found
 
 
+def _means(found: dict) -> dict:
+  """``{name: mean over the repeats}`` of the protocol's ``{<name>_mean, <name>_std}``."""
+  return {k[:-len("_mean")]: v for k, v in found.items() if k.endswith("_mean")}
+
+
 def _row(method: str, per_seed: list[dict]) -> dict:
-  """Mean and sd over the seeds of every metric mean, and of the costs."""
+  """Mean and sd over the seeds of every metric (its mean over the repeats) and cost."""
   row = {"method": method, "seeds": len(per_seed)}
   for name in per_seed[0]:
     values = [run[name] for run in per_seed if run.get(name) is not None]
@@ -187,7 +193,7 @@ def method_rows(reference: np.ndarray) -> tuple[list[dict], dict[str, str]]:
       spent = training_cost(method, cli.load_json(os.path.join(folder, "config.json"), "runs_dir"))
       budgets.append(spent.energy_evaluations)
       sampling = metrics.get("sampling_time_s")
-      per_seed.append({**scores(os.path.join(folder, "samples.npy"), reference, seed),
+      per_seed.append({**_means(scores(os.path.join(folder, "samples.npy"), reference, seed)),
                        "wall_time_s": metrics["wall_time_s"], **spent._asdict(),
                        "samples_per_s": metrics["num_samples"] / sampling if sampling else None})
       figure.setdefault(method, os.path.join(folder, "samples.npy"))
@@ -199,7 +205,7 @@ def method_rows(reference: np.ndarray) -> tuple[list[dict], dict[str, str]]:
       out = baseline_run(max(budgets), seed)
       run = cli.load_json(out[:-len(".npy")] + ".json", "runs_dir")
       wall = run.get("wall_time_s")
-      per_seed.append({**scores(out, reference, seed), "wall_time_s": wall,
+      per_seed.append({**_means(scores(out, reference, seed)), "wall_time_s": wall,
                        "energy_evaluations": run["energy_evaluations"], "model_evaluations": 0,
                        "samples_per_s": run["num_samples"] / wall if wall else None})
       figure.setdefault(BASELINE, out)
@@ -242,7 +248,15 @@ def markdown(rows: list[dict], names: tuple[str, ...]) -> str:
       mean = row.get(f"{name}_over_seeds_mean")
       cells.append("" if mean is None else fmt.format(mean))
     lines.append("| " + " | ".join(cells) + " |")
-  return "\n".join(lines) + "\n"
+  return "\n".join(lines) + "\n" + _NOTE
+
+
+_NOTE = """
+Metrics: mean ± sd over the seeds of each run's mean over 10 repeats of 2000 against 2000
+reference samples; the floor (two halves of the reference): mean ± sd over the repeats. Wall
+time: the run's own (training, sampling, its evaluation). Energy and model evaluations: those of
+training. Samples/s: the trained sampler's draw once compiled; the baseline's whole run.
+"""
 
 
 def main(argv) -> None:
