@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from adjoint import adjoint_sampling
+from adjoint import cost
 from adjoint import entry_points
 from adjoint import targets
 from common.infra import cli
@@ -69,7 +70,7 @@ def main(argv):
     metrics = entry_points.particle_metrics(run.target, samples, reference, config)
   else:
     metrics = targets.sample_metrics(run.target, samples)
-  metrics.update(entry_points.training_cost("adjoint", config), sampling_time_s=sampling_time)
+  metrics.update(cost.training_cost("adjoint", config)._asdict(), sampling_time_s=sampling_time)
   metrics.update(_well_errors(config, control, state.sampling_params))
   outputs = {"loss": histories["loss"], "mean": histories["sample_mean"],
              "std": histories["sample_std"]}

@@ -20,6 +20,7 @@ import jax
 import optax
 
 from adjoint import asbs_training
+from adjoint import cost
 from adjoint import entry_points
 from adjoint import particles
 from adjoint import targets
@@ -87,7 +88,7 @@ def main(argv):
     metrics = entry_points.particle_metrics(run.target, samples, reference, config)
   else:
     metrics = targets.sample_metrics(run.target, samples)
-  metrics.update(entry_points.training_cost("asbs", config), sampling_time_s=sampling_time)
+  metrics.update(cost.training_cost("asbs", config)._asdict(), sampling_time_s=sampling_time)
   corrector_losses = histories["corrector_loss"].reshape(config.num_stages, -1)
   final_corrector = corrector_losses[:, -10:].mean(axis=1)
   metrics.update({f"corrector_loss_stage_{i + 1}": float(v) for i, v in enumerate(final_corrector)})

@@ -6,7 +6,7 @@ Sampling after training is not counted. These are the costs a matched-budget bas
 (``python -m common.reference --energy_evaluations=...``) and a comparison of samplers use.
 """
 
-from typing import NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 
 class TrainingCost(NamedTuple):
@@ -35,3 +35,14 @@ def asbs_cost(*, num_stages: int, adjoint_epochs: int, corrector_epochs: int, nu
   per_epoch = _epoch_model_evaluations(num_paths, num_steps, inner_steps, batch_size)
   model = num_stages * (adjoint_epochs * (per_epoch + num_paths) + corrector_epochs * per_epoch)
   return TrainingCost(num_stages * adjoint_epochs * num_paths, model)
+
+
+def training_cost(method: str, config: Mapping[str, Any]) -> TrainingCost:
+  """The cost of a training of ``method`` ("adjoint" or "asbs") from its configuration's fields
+  (a run's ``config.json`` or its ``ConfigDict``)."""
+  sizes = dict(num_paths=config["n_paths"], num_steps=config["num_steps"],
+               inner_steps=config["n_inner_loop"], batch_size=config["batch_size"])
+  if method == "asbs":
+    return asbs_cost(num_stages=config["num_stages"], adjoint_epochs=config["adjoint_epochs"],
+                     corrector_epochs=config["corrector_epochs"], **sizes)
+  return adjoint_sampling_cost(num_epochs=config["num_epochs"], **sizes)

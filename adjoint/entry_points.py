@@ -19,7 +19,6 @@ import optax
 import orbax.checkpoint as ocp
 
 from adjoint import adjoint_sampling
-from adjoint import cost
 from adjoint import particles
 from adjoint import report
 from adjoint import schedules
@@ -188,18 +187,6 @@ def draw_samples(run: Run, algorithm: types.Sampler, params, num: int
   sample = jax.jit(algorithm.sample, static_argnums=2)
   samples, seconds = compilation.time_after_compiling(sample, run.key_samples, params, num)
   return parallel.to_host(samples), seconds
-
-
-def training_cost(method: str, config: ml_collections.ConfigDict) -> dict[str, int]:
-  """The training's energy and model evaluations (``adjoint.cost``), for the metrics."""
-  sizes = dict(num_paths=config.n_paths, num_steps=config.num_steps,
-               inner_steps=config.n_inner_loop, batch_size=config.batch_size)
-  if method == "asbs":
-    found = cost.asbs_cost(num_stages=config.num_stages, adjoint_epochs=config.adjoint_epochs,
-                           corrector_epochs=config.corrector_epochs, **sizes)
-  else:
-    found = cost.adjoint_sampling_cost(num_epochs=config.num_epochs, **sizes)
-  return found._asdict()
 
 
 def particle_metrics(target: benchmarks.Target, samples: np.ndarray,

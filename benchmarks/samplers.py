@@ -71,12 +71,7 @@ def training_cost(method: str, config: dict) -> cost.TrainingCost:
   if method == "dikl":
     return cost.TrainingCost(dikl_presets.energy_evaluations(config).total,
                              dikl_presets.model_evaluations(config))
-  sizes = dict(num_paths=config["n_paths"], num_steps=config["num_steps"],
-               inner_steps=config["n_inner_loop"], batch_size=config["batch_size"])
-  if method == "asbs":
-    return cost.asbs_cost(num_stages=config["num_stages"], adjoint_epochs=config["adjoint_epochs"],
-                          corrector_epochs=config["corrector_epochs"], **sizes)
-  return cost.adjoint_sampling_cost(num_epochs=config["num_epochs"], **sizes)
+  return cost.training_cost(method, config)
 
 
 def _differences(saved: dict, expected: dict) -> list[str]:
