@@ -231,6 +231,12 @@ _COSTS = (("wall_time_s", "wall time (s)", "{:.0f}"),
           ("samples_per_s", "samples/s", "{:.3g}"))
 
 
+def _number(value: float) -> str:
+  """Three decimals; three significant digits where a sampler's outliers make a metric huge
+  (the energy W2 of a few overlapping LJ-13 configurations reaches 10⁹)."""
+  return f"{value:.3f}" if abs(value) < 1e4 else f"{value:.3g}"
+
+
 def markdown(rows: list[dict], names: tuple[str, ...]) -> str:
   header = ["method", "seeds"] + [report.LABELS[n] for n in names] + [c[1] for c in _COSTS]
   lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
@@ -238,7 +244,7 @@ def markdown(rows: list[dict], names: tuple[str, ...]) -> str:
     cells = [row["method"], str(row["seeds"])]
     for name in names:
       mean, std = row.get(f"{name}_over_seeds_mean"), row.get(f"{name}_over_seeds_std")
-      cells.append("" if mean is None else f"{mean:.3f} ± {std:.3f}")
+      cells.append("" if mean is None else f"{_number(mean)} ± {_number(std)}")
     for name, _, fmt in _COSTS:
       mean = row.get(f"{name}_over_seeds_mean")
       cells.append("" if mean is None else fmt.format(mean))
