@@ -43,6 +43,7 @@ from common.evaluation import report
 from common.infra import cli
 from common.infra import io
 from common.targets import benchmarks as targets_lib
+from common.training import checkpoint
 from dikl import presets as dikl_presets
 
 _TARGET = flags.DEFINE_enum("target", "dw", ["dw", "lj"], "Particle system.")
@@ -101,9 +102,7 @@ def trained_run(method: str, seed: int) -> str | None:
   if not _TRAIN.value:
     print(f"missing: {folder} (--notrain)")
     return None
-  checkpoints = os.path.join(folder, "checkpoints")
-  resume = ["--resume"] if saved is not None and os.path.isdir(checkpoints) and any(
-      name.isdigit() for name in os.listdir(checkpoints)) else []
+  resume = ["--resume"] if saved is not None and checkpoint.saved_steps(folder) else []
   _run([METHODS[method], f"--target={target}", f"--preset={budget}", f"--config.seed={seed}",
         f"--reference={_REFERENCE.value}", f"--file_path={_RUNS_DIR.value}",
         f"--expe_name={name}", *resume])
@@ -233,7 +232,7 @@ _COSTS = (("wall_time_s", "wall time (s)", "{:.0f}"),
 
 def _number(value: float) -> str:
   """Three decimals; three significant digits where a sampler's outliers make a metric huge
-  (the energy W2 of a few overlapping LJ-13 configurations reaches 10⁹)."""
+  (the energy W2 of a few overlapping LJ-13 configurations reaches 10¹¹)."""
   return f"{value:.3f}" if abs(value) < 1e4 else f"{value:.3g}"
 
 

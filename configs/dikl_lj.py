@@ -30,8 +30,8 @@ def get_config(preset: str = "paper"):
   if preset == "quick":
     # 300 iterations of 32-wide networks and 20 MALA steps left the median energy at −13.7
     # (reference −43.7); 1000 iterations reach the bounds (energy TVD ≤ 0.5, distance TVD ≤ 0.10)
-    # and 2500 fall back out of them (0.73, 0.17): the last iterate jitters, so the samples come
-    # from the generator's moving average (docs/RESULTS.md, "DiKL").
+    # on seed 0 of 3 and 2500 fall back out of them (0.73, 0.17): the last iterate jitters, so the
+    # samples come from the generator's moving average (docs/RESULTS.md, "DiKL": a known limit).
     config.num_iterations = 1000
     config.generator_hidden, config.generator_layers = 64, 3
     config.score_hidden, config.score_layers = 64, 3

@@ -46,6 +46,12 @@ def folder_of(run_folder: str) -> str:
   return os.path.join(run_folder, CHECKPOINTS)
 
 
+def saved_steps(run_folder: str) -> list[int]:
+  """The steps of the run's complete checkpoints (none while a save is unfinished)."""
+  folder = folder_of(run_folder)
+  return ocp.utils.checkpoint_steps(folder) if os.path.isdir(folder) else []
+
+
 def check_resumable(run_folder: str, config: Mapping[str, Any], may_change: tuple[str, ...] = ()
                     ) -> None:
   """For ``--resume``, before anything is written: a checkpoint exists, and the configuration
@@ -55,9 +61,7 @@ def check_resumable(run_folder: str, config: Mapping[str, Any], may_change: tupl
     cli.FlagError: naming ``resume``.
   """
   saved_path = os.path.join(run_folder, "config.json")
-  steps = ocp.utils.checkpoint_steps(folder_of(run_folder)) if os.path.isdir(
-      folder_of(run_folder)) else []
-  cli.check(bool(steps) and os.path.isfile(saved_path), "resume",
+  cli.check(bool(saved_steps(run_folder)) and os.path.isfile(saved_path), "resume",
             f"no checkpoint in {folder_of(run_folder)}")
   saved = cli.load_json(saved_path, "resume")
   current = json.loads(json.dumps(dict(config)))  # tuples as lists, like the saved file
